@@ -1,0 +1,263 @@
+"""The `comp` command line (Typer): data, train, predict, runs, ui, submit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from competition.competitions import all_specs, get_spec
+from competition.config import RunConfig, build_config, load_toml, parse_sets
+from competition.errors import CompError
+from competition.paths import Workspace
+
+app = typer.Typer(help="comp: a Kaggle-style toolkit for tabular regression competitions.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Get and inspect competition data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+err_console = Console(stderr=True)
+
+CompetitionArg = Annotated[str, typer.Argument(help="Competition name or Kaggle slug, e.g. house-prices.")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Folder with train.csv/test.csv "
+                                                 "[default: data/<competition>].")]
+TrackingOpt = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI "
+                                                 "[default: sqlite:///<cwd>/mlflow_runs/mlflow.db].")]
+
+
+def fail(exc: Exception) -> None:
+    err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err_console, transient=False, disable=not err_console.is_terminal)
+
+
+def data_dir_for(competition: str, data_dir: Path | None) -> Path:
+    return data_dir if data_dir is not None else Workspace.current().data_dir(competition)
+
+
+@data_app.command("download")
+def data_download(competition: CompetitionArg, data_dir: DataDirOpt = None) -> None:
+    """Download the competition files with the kaggle package (needs your Kaggle API token)."""
+    from competition import kaggle_client
+
+    try:
+        spec = get_spec(competition)
+        target = data_dir_for(spec.name, data_dir)
+        files = kaggle_client.download(spec.kaggle_slug, target)
+    except CompError as exc:
+        fail(exc)
+    console.print(f"Downloaded {len(files)} files to {target}: {', '.join(p.name for p in files)}")
+
+
+@data_app.command("info")
+def data_info(competition: CompetitionArg, data_dir: DataDirOpt = None) -> None:
+    """Shapes, column types, missing values, the target, and values that did not parse."""
+    from competition.data import load_competition
+    from competition.info import describe
+
+    try:
+        spec = get_spec(competition)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            data = load_competition(spec, data_dir_for(spec.name, data_dir))
+        for w in caught:
+            err_console.print(f"[yellow]Warning:[/] {w.message}")
+        describe(data, console)
+    except CompError as exc:
+        fail(exc)
+
+
+@data_app.command("synth")
+def data_synth(competition: CompetitionArg,
+               out: Annotated[Path, typer.Option("--out", help="Folder to write train.csv/test.csv into.")],
+               rows: Annotated[int, typer.Option(help="Training rows.")] = 1000,
+               test_rows: Annotated[int, typer.Option(help="Test rows.")] = 500,
+               seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
+    """Write synthetic data in the competition's exact schema (for tests, demos and benchmarks)."""
+    try:
+        spec = get_spec(competition)
+        from competition.synthetic import generator_for
+
+        generator_for(spec.name).write(out, rows, test_rows, seed)
+    except CompError as exc:
+        fail(exc)
+    console.print(f"Wrote synthetic {spec.name} data ({rows} train, {test_rows} test rows) to {out}")
+
+
+def _load_config(spec_defaults: dict, config_file: Path | None, sets: list[str], cli: dict) -> RunConfig:
+    layers = [spec_defaults]
+    if config_file is not None:
+        layers.append(load_toml(config_file))
+    layers.append({k: v for k, v in cli.items() if v is not None})
+    layers.append(parse_sets(sets))
+    return build_config(*layers)
+
+
+@app.command()
+def train(
+    competition: CompetitionArg,
+    data_dir: DataDirOpt = None,
+    model: Annotated[str | None, typer.Option(help="mlp, lightgbm, ridge, lasso, elasticnet; "
+                                              "several comma-separated are trained and blended.")] = None,
+    folds: Annotated[int | None, typer.Option(help="Number of folds [default: 5].")] = None,
+    split: Annotated[str | None, typer.Option(help="kfold | time | holdout [default: the competition's].")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Seeds per fold [default: 3].")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum MLP epochs (early stopping may end sooner).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda [default: auto].")] = None,
+    config_file: Annotated[Path | None, typer.Option("--config", help="TOML file with [section] key = value.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a setting: key=value (repeatable), "
+                                                    "e.g. --set mlp.hidden=512.")] = None,
+    run_name: Annotated[str | None, typer.Option(help="Name of the MLflow run.")] = None,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Train with cross-validation, track in MLflow, save a bundle and write a submission."""
+    from competition.run import train as run_train
+
+    try:
+        spec = get_spec(competition)
+        config = _load_config(spec.config_defaults, config_file, set_ or [],
+                              {"run.model": model, "run.folds": folds, "run.split": split, "run.seeds": seeds,
+                               "mlp.epochs": epochs, "run.device": device})
+        with progress_bar() as progress:
+            outcome = run_train(spec, data_dir_for(spec.name, data_dir), config, Workspace.current(),
+                                run_name=run_name, tracking_uri=tracking_uri, progress=progress)
+    except CompError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]Interrupted: the MLflow run is marked KILLED; no bundle or submission written.")
+        raise typer.Exit(code=130) from None
+    r = outcome.result
+    for fam in r.families:
+        console.print(f"  {fam.name:<10} OOF log-RMSE {fam.oof_score:.5f}  folds {' '.join(f'{s:.4f}' for s in fam.fold_scores)}"
+                      f"  [{fam.prediction_path}, {fam.seconds:.1f}s]")
+    if len(r.families) > 1:
+        console.print("  blend weights: " + ", ".join(f"{k} {v:.3f}" for k, v in r.blend_weights.items()))
+    import numpy as np
+
+    console.print(f"run id: [bold]{outcome.run_id}[/]")
+    console.print(f"CV log-RMSE ({r.split}, {len(r.folds)} folds, {int(r.validated.sum())} validated rows): "
+                  f"mean {np.mean(r.fold_scores):.5f} ± {np.std(r.fold_scores):.5f}, OOF [bold]{r.oof_score:.5f}[/]")
+    console.print(f"submission: {outcome.submission}")
+
+
+@app.command()
+def predict(
+    competition: CompetitionArg,
+    run: Annotated[str, typer.Option(help="Run id (or unique prefix) or 'latest'.")] = "latest",
+    out: Annotated[Path | None, typer.Option(help="Output CSV [default: submissions/<competition>/<run>.csv].")] = None,
+    data_dir: DataDirOpt = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "cpu",
+) -> None:
+    """Rebuild a submission from a saved model bundle (no retraining)."""
+    from competition.predict import predict_submission
+
+    try:
+        spec = get_spec(competition)
+        path = predict_submission(spec, run, data_dir_for(spec.name, data_dir), out, Workspace.current(), device)
+    except CompError as exc:
+        fail(exc)
+    console.print(f"submission: {path}")
+
+
+@app.command()
+def runs(
+    competition: CompetitionArg,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 50,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Runs of a competition sorted by OOF log-RMSE (best first)."""
+    from competition.runs_table import list_runs, render
+
+    try:
+        spec = get_spec(competition)
+        rows = list_runs(spec.name, tracking_uri, Workspace.current(), limit)
+    except CompError as exc:
+        fail(exc)
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=2))
+    elif fmt == "table":
+        render(rows, console, spec.name)
+    else:
+        fail(CompError(f"--format must be table or json; got {fmt!r}."))
+
+
+@app.command()
+def ui(port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
+       host: Annotated[str, typer.Option(help="Host to bind.")] = "127.0.0.1",
+       tracking_uri: TrackingOpt = None) -> None:
+    """Start the MLflow UI on the workspace's store."""
+    from competition.tracking import resolve_tracking_uri
+
+    ws = Workspace.current()
+    uri = resolve_tracking_uri(tracking_uri, ws)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port),
+           "--workers", "1"]
+    if uri.startswith("sqlite:"):
+        cmd += ["--default-artifact-root", ws.artifact_root.as_uri()]
+    console.print(f"MLflow UI on http://{host}:{port} (store {uri}); Ctrl-C to stop.")
+    try:
+        raise typer.Exit(subprocess.call(cmd, env=os.environ.copy()))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@app.command()
+def submit(competition: CompetitionArg,
+           file: Annotated[Path, typer.Argument(help="Submission CSV to upload.")],
+           message: Annotated[str, typer.Option("-m", "--message", help="Submission description.")]) -> None:
+    """Validate a submission file and upload it to Kaggle with the kaggle package."""
+    from competition import kaggle_client
+    from competition.submission import read_submission
+
+    try:
+        spec = get_spec(competition)
+        frame = read_submission(spec, file)
+        expected = [spec.id_column, spec.target_column]
+        if frame.columns != expected:
+            raise CompError(f"{file} must have columns exactly {expected}; got {frame.columns}.")
+        msg = kaggle_client.submit(spec.kaggle_slug, file, message)
+    except CompError as exc:
+        fail(exc)
+    console.print(f"Submitted {file} to {spec.kaggle_slug}: {msg}")
+
+
+@app.command("config")
+def show_config(competition: Annotated[str | None, typer.Argument(help="Show this competition's defaults.")] = None
+                ) -> None:
+    """List every setting (`--set key=value`) with its default."""
+    try:
+        defaults = get_spec(competition).config_defaults if competition else {}
+        cfg = build_config(defaults)
+    except CompError as exc:
+        fail(exc)
+    table = Table("setting", "value")
+    for key, value in cfg.flat().items():
+        table.add_row(key, repr(value))
+    console.print(table)
+
+
+@app.command()
+def competitions() -> None:
+    """List the competitions comp knows."""
+    table = Table("name", "kaggle slug", "id", "target", "default split")
+    for spec in all_specs().values():
+        table.add_row(spec.name, spec.kaggle_slug, spec.id_column, spec.target_column, spec.default_split)
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover
+    app()

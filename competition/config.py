@@ -1,0 +1,177 @@
+"""Typed run configuration: defaults < competition defaults < TOML file < --set key=value.
+
+Keys are `section.field` (e.g. `mlp.hidden`, `run.folds`). Unknown keys and values of the wrong
+type are refused with a message listing what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from competition.errors import CompError
+from competition.features import FeatureConfig
+from competition.models.mlp import MLPConfig
+
+
+@dataclass(frozen=True)
+class RunSection:
+    model: str = "mlp"
+    """Model family, or several comma-separated (trained in turn, then blended)."""
+    split: str = "auto"
+    """kfold | time | holdout | auto (the competition's default)."""
+    folds: int = 5
+    seeds: int = 3
+    seed: int = 42
+    holdout_share: float = 0.2
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = 0
+    """CPU threads for torch (0: torch's default)."""
+    refit_full: str = "auto"
+    """auto | true | false: after CV, retrain on all training rows for the submission
+    (auto: yes for time-ordered splits, where the latest rows matter most)."""
+    drop_outliers: bool = True
+    """Drop the competition's outlier rule rows from training parts (never from validation)."""
+    blend: str = "nnls"
+    """How `--model a,b` combines families: mean | nnls | ridge."""
+
+
+@dataclass(frozen=True)
+class LightGBMConfig:
+    learning_rate: float = 0.03
+    num_leaves: int = 15
+    min_data_in_leaf: int = 10
+    feature_fraction: float = 0.3
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    max_rounds: int = 5000
+    early_stopping_rounds: int = 200
+    num_threads: int = 0
+
+
+@dataclass(frozen=True)
+class LinearConfig:
+    alpha: float = 10.0
+    l1_ratio: float = 0.5
+    max_iter: int = 20000
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    run: RunSection = field(default_factory=RunSection)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    mlp: MLPConfig = field(default_factory=MLPConfig)
+    lightgbm: LightGBMConfig = field(default_factory=LightGBMConfig)
+    linear: LinearConfig = field(default_factory=LinearConfig)
+
+    def flat(self) -> dict[str, Any]:
+        """Every value as `section.field` -> value (what MLflow logs as params)."""
+        out: dict[str, Any] = {}
+        for sec in dataclasses.fields(self):
+            for f in dataclasses.fields(getattr(self, sec.name)):
+                out[f"{sec.name}.{f.name}"] = getattr(getattr(self, sec.name), f.name)
+        return out
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+
+def _field_types() -> dict[str, Any]:
+    types: dict[str, Any] = {}
+    hints = typing.get_type_hints(RunConfig)
+    for sec in dataclasses.fields(RunConfig):
+        sec_cls = hints[sec.name]
+        sec_hints = typing.get_type_hints(sec_cls)
+        for f in dataclasses.fields(sec_cls):
+            types[f"{sec.name}.{f.name}"] = sec_hints[f.name]
+    return types
+
+
+def _coerce(key: str, value: Any, kind: Any) -> Any:
+    """Convert a TOML value or a --set string to the field's type, or explain why not."""
+    origin = typing.get_origin(kind)
+    if origin is Literal:
+        allowed = typing.get_args(kind)
+        if value not in allowed:
+            raise CompError(f"{key} must be one of {', '.join(map(str, allowed))}; got {value!r}.")
+        return value
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("true", "1", "yes", "on"):
+                return True
+            if text in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(str(value)) if isinstance(value, str) else int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind is str:
+            return str(value)
+    except ValueError:
+        name = getattr(kind, "__name__", str(kind))
+        raise CompError(f"{key} expects a {name} value; got {value!r}.") from None
+    raise CompError(f"{key}: unsupported setting type {kind}")
+
+
+def parse_sets(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise CompError(f"--set expects key=value (e.g. mlp.hidden=512); got {pair!r}.")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise CompError(f"Config file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise CompError(f"{path} is not valid TOML: {exc}") from exc
+    flat: dict[str, Any] = {}
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            raise CompError(f"{path}: top-level key {section!r} must be a [section] table.")
+        for name, value in values.items():
+            flat[f"{section}.{name}"] = value
+    return flat
+
+
+def build_config(*layers: dict[str, Any]) -> RunConfig:
+    """Apply override layers (later wins) to the defaults, checking every key and type."""
+    types = _field_types()
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key not in types:
+                close = [k for k in types if k.split(".")[-1] == key.split(".")[-1]]
+                hint = f" Did you mean {', '.join(close)}?" if close else ""
+                raise CompError(f"Unknown setting {key!r}.{hint} Run `comp config` to list every setting.")
+            merged[key] = _coerce(key, value, types[key])
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in merged.items():
+        sec, name = key.split(".", 1)
+        sections.setdefault(sec, {})[name] = value
+    base = RunConfig()
+    kwargs = {sec: dataclasses.replace(getattr(base, sec), **vals) for sec, vals in sections.items()}
+    return dataclasses.replace(base, **kwargs)
+
+
+def config_from_dict(data: dict[str, dict[str, Any]]) -> RunConfig:
+    """Rebuild a config saved with `to_dict` (e.g. from a bundle or a logged run)."""
+    return build_config({f"{s}.{k}": v for s, vals in data.items() for k, v in vals.items()})

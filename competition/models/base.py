@@ -1,0 +1,59 @@
+"""The contract between the fold machinery and a model family (MLP, LightGBM, linear, ...).
+
+A family receives per-fold feature matrices and a list of members (fold x seed), and returns
+each member's validation and test predictions in log-price space. It never sees the
+competition: only matrices, log targets and row indices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from competition.models.mlp import Member
+
+
+@dataclass
+class FoldMatrices:
+    """Feature matrices of each fold's pipeline: every training row (frame order) and every test row."""
+
+    train: list[np.ndarray]
+    test: list[np.ndarray]
+    names: list[list[str]]
+
+    @property
+    def n_folds(self) -> int:
+        return len(self.train)
+
+
+@dataclass
+class FamilyResult:
+    valid_pred: list[np.ndarray]
+    """Per member, log predictions on its validation rows (same order as member.valid_idx)."""
+    test_pred: np.ndarray
+    """(members, test rows) log predictions."""
+    best_iteration: np.ndarray
+    """Per member: best epoch (MLP) or boosting round (LightGBM); 0 where not applicable."""
+    history: list[dict[str, list[float]]]
+    """Per member: per-epoch/iteration 'train' and 'valid' log-RMSE curves (may be empty)."""
+    importance: dict[str, float] = field(default_factory=dict)
+    """Feature name -> importance (e.g. LightGBM gain summed over members)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Family state needed by `save` (weights, boosters, coefficients)."""
+
+
+class ModelFamily(Protocol):
+    name: str
+
+    def fit(self, mats: FoldMatrices, y_log: np.ndarray, members: list[Member], config: Any, device: str,
+            progress: Any | None = None) -> FamilyResult: ...
+
+    def save(self, result: FamilyResult, folder: Path) -> None:
+        """Write what `predict` needs into `folder`: JSON, text or safetensors only (no pickle)."""
+
+    def predict(self, folder: Path, test: list[np.ndarray], members: list[dict[str, int]], config: Any,
+                device: str) -> np.ndarray:
+        """(members, test rows) log predictions from a saved folder."""

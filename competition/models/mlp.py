@@ -1,0 +1,281 @@
+"""A regularized MLP trained as a batched ensemble: every member (fold x seed x setting) at once.
+
+Weights carry a leading member dimension and each layer is one `torch.baddbmm`, so k folds x s
+seeds cost about one model's worth of Python overhead. Each member:
+- draws mini-batches only from its own training rows (index slices of device tensors),
+- standardizes the log target with its own training rows' mean/std,
+- is evaluated on its own validation rows every epoch and early-stopped on its own; a stopped
+  member is dropped from the batch (frozen) and its best weights are kept.
+Randomness (init, batch order, dropout) comes from one torch.Generator per member, consumed in
+the same order whatever the group, so a member's result does not depend on which other
+members share its batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+@dataclass(frozen=True)
+class MLPConfig:
+    hidden: int = 256
+    depth: int = 2
+    dropout: float = 0.1
+    activation: str = "silu"
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    """AdamW decoupled weight decay (applied to weights, not biases)."""
+    l1: float = 0.0
+    """Optional L1 penalty on the first layer's weights (feature selection pressure)."""
+    batch_size: int = 128
+    epochs: int = 300
+    patience: int = 40
+    min_lr_ratio: float = 0.05
+    """Cosine schedule from lr down to lr * min_lr_ratio over `epochs`; warmup_epochs linear ramp."""
+    warmup_epochs: int = 5
+    grad_clip: float = 1.0
+    """Per-member gradient-norm clipping."""
+
+
+@dataclass
+class Member:
+    """One model of the ensemble: which fold's features it reads and which rows it trains on."""
+
+    fold: int
+    seed: int
+    train_idx: np.ndarray
+    valid_idx: np.ndarray
+    lr: float | None = None
+    weight_decay: float | None = None
+    dropout: float | None = None
+    epochs: int | None = None
+    """For members without validation rows (refit on all rows): how many epochs to train."""
+
+
+@dataclass
+class TrainedMembers:
+    weights: list[torch.Tensor]
+    """Best weights, each with leading member dimension: [W0, b0, W1, b1, ...]."""
+    y_center: torch.Tensor
+    y_scale: torch.Tensor
+    best_epoch: np.ndarray
+    best_valid: np.ndarray
+    history: list[dict[str, list[float]]] = field(default_factory=list)
+    """Per member: 'train' and 'valid' log-RMSE per epoch (valid empty when no valid rows)."""
+    epochs_run: np.ndarray | None = None
+
+
+def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    acts = {"relu": torch.relu, "silu": torch.nn.functional.silu, "gelu": torch.nn.functional.gelu,
+            "tanh": torch.tanh}
+    if name not in acts:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(acts)}")
+    return acts[name]
+
+
+def init_weights(members: list[Member], n_in: int, cfg: MLPConfig, device: torch.device) -> list[torch.Tensor]:
+    """Kaiming-uniform weights (fan-in, for ReLU-like units), zero biases, one generator per member seed."""
+    dims = [n_in] + [cfg.hidden] * cfg.depth + [1]
+    params: list[list[torch.Tensor]] = [[] for _ in range(2 * (len(dims) - 1))]
+    for m in members:
+        g = torch.Generator().manual_seed(int(m.seed))
+        for layer, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+            gain = math.sqrt(2.0) if layer < len(dims) - 2 else 1.0
+            bound = gain * math.sqrt(3.0 / max(a, 1))
+            params[2 * layer].append((torch.rand(a, b, generator=g) * 2 - 1) * bound)
+            params[2 * layer + 1].append(torch.zeros(1, b))
+    return [torch.stack(p).to(device) for p in params]
+
+
+def forward(weights: list[torch.Tensor], x: torch.Tensor, act: Callable, noise: torch.Tensor | None = None,
+            keep: torch.Tensor | None = None) -> torch.Tensor:
+    """x: (M, B, D), or (B, D) shared by all members -> (M, B) standardized predictions.
+
+    `noise` (M, B, hidden * layers) holds each member's uniform draws for dropout and `keep`
+    (M, 1, 1) its keep probability; without them the network runs in evaluation mode."""
+    n_layers = len(weights) // 2
+    h = x
+    offset = 0
+    for layer in range(n_layers):
+        w, b = weights[2 * layer], weights[2 * layer + 1]
+        if h.dim() == 2:  # shared rows (N, D) for every member: one GEMM against all members' weights
+            m, d, o = w.shape
+            h = (h @ w.permute(1, 0, 2).reshape(d, m * o)).view(-1, m, o).permute(1, 0, 2) + b
+        else:
+            h = torch.baddbmm(b, h, w)
+        if layer < n_layers - 1:
+            h = act(h)
+            if noise is not None and keep is not None:
+                width = h.shape[2]
+                h = h * (noise[:, :, offset:offset + width] < keep) / keep
+                offset += width
+    return h.squeeze(-1)
+
+
+def _pad(rows: list[np.ndarray], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(1, max(len(r) for r in rows))
+    out = np.zeros((len(rows), width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return torch.as_tensor(out, device=device), torch.as_tensor([len(r) for r in rows], device=device)
+
+
+def _pad_tensors(rows: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+    width = max(1, max(len(r) for r in rows))
+    out = torch.zeros((len(rows), width), dtype=torch.long, device=device)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
+def _lr_factor(epoch: int, cfg: MLPConfig) -> float:
+    if epoch < cfg.warmup_epochs:
+        return (epoch + 1) / (cfg.warmup_epochs + 1)
+    t = min(1.0, (epoch - cfg.warmup_epochs) / max(1, cfg.epochs - cfg.warmup_epochs))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def train_members(
+    x_folds: torch.Tensor,
+    y_log: torch.Tensor,
+    members: list[Member],
+    cfg: MLPConfig,
+    steps_per_epoch: int,
+    epochs: int | None = None,
+    on_epoch: Callable[[int, int], None] | None = None,
+) -> TrainedMembers:
+    """Train all members together on `x_folds` (F, N, D) with log targets `y_log` (N,).
+
+    `steps_per_epoch` is fixed by the caller (from the largest training part of the run) so a
+    member trains identically alone or in any group. Members without validation rows train for
+    exactly `epochs` epochs (refit on all rows); the others early-stop on validation log-RMSE."""
+    device = x_folds.device
+    n_members = len(members)
+    epochs = epochs or max([cfg.epochs] + [m.epochs or 0 for m in members])
+    fixed_epochs = torch.as_tensor([m.epochs or epochs for m in members], device=device)
+    act = _activation(cfg.activation)
+    bs = cfg.batch_size
+    fold_of = torch.as_tensor([m.fold for m in members], device=device)
+    generators = [torch.Generator(device=device).manual_seed(int(m.seed) + 1) for m in members]
+    train_idx, n_train = _pad([m.train_idx for m in members], device)
+    valid_idx, n_valid = _pad([m.valid_idx for m in members], device)
+    v_mask = torch.arange(valid_idx.shape[1], device=device).view(1, -1) < n_valid.view(-1, 1)
+    has_valid = n_valid > 0
+
+    def per_member(values: list[float | None], default: float) -> torch.Tensor:
+        return torch.as_tensor([default if v is None else v for v in values], device=device,
+                               dtype=torch.float32).view(-1, 1, 1)
+
+    lr = per_member([m.lr for m in members], cfg.lr)
+    wd = per_member([m.weight_decay for m in members], cfg.weight_decay)
+    dropout = per_member([m.dropout for m in members], cfg.dropout)
+    use_dropout = bool((dropout > 0).any())
+    noise_width = cfg.hidden * cfg.depth
+
+    # Target scaling fit on each member's training rows only.
+    y_train = y_log[train_idx]
+    t_mask = torch.arange(train_idx.shape[1], device=device).view(1, -1) < n_train.view(-1, 1)
+    y_center = (y_train * t_mask).sum(1) / n_train
+    y_scale = torch.sqrt((((y_train - y_center[:, None]) ** 2) * t_mask).sum(1) / n_train).clamp_min(1e-6)
+
+    weights = [w.requires_grad_(True) for w in init_weights(members, x_folds.shape[2], cfg, device)]
+    adam_m = [torch.zeros_like(w) for w in weights]
+    adam_v = [torch.zeros_like(w) for w in weights]
+    best = [w.detach().clone() for w in weights]
+    best_valid = torch.full((n_members,), float("inf"), device=device)
+    best_epoch = torch.zeros(n_members, dtype=torch.long, device=device)
+    x_valid = x_folds[fold_of[:, None], valid_idx]
+    y_valid = y_log[valid_idx]
+    history: list[dict[str, list[float]]] = [{"train": [], "valid": []} for _ in members]
+    epochs_run = np.zeros(n_members, dtype=np.int64)
+
+    active = torch.arange(n_members, device=device)  # global ids of members still training
+    positions = torch.arange(steps_per_epoch * bs, device=device).view(1, -1)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    step = 0
+    for epoch in range(epochs):
+        # Per-member shuffle of its own training rows, cycled to fill the epoch's steps.
+        a = active
+        a_list = a.tolist()
+        perms = [torch.randperm(len(members[g].train_idx), generator=generators[g], device=device) for g in a_list]
+        perm = _pad_tensors(perms, device)
+        slots = perm.gather(1, positions % n_train[a].view(-1, 1))
+        batch_rows = train_idx[a].gather(1, slots)
+        lr_epoch = lr[a] * _lr_factor(epoch, cfg)
+        train_sq = torch.zeros(len(a), device=device)
+        for s in range(steps_per_epoch):
+            rows = batch_rows[:, s * bs:(s + 1) * bs]
+            xb = x_folds[fold_of[a][:, None], rows]
+            yb = (y_log[rows] - y_center[a, None]) / y_scale[a, None]
+            step += 1
+            noise = None
+            if use_dropout:
+                noise = torch.stack([torch.rand(rows.shape[1], noise_width, generator=generators[g], device=device)
+                                     for g in a_list])
+            pred = forward(weights, xb, act, noise, 1.0 - dropout[a])
+            err = pred - yb
+            loss_per = (err ** 2).mean(1)
+            loss = loss_per.sum()
+            if cfg.l1 > 0:
+                loss = loss + cfg.l1 * weights[0].abs().sum()
+            grads = torch.autograd.grad(loss, weights)
+            train_sq += loss_per.detach()
+            with torch.no_grad():
+                if cfg.grad_clip > 0:
+                    norms = torch.sqrt(sum((g ** 2).sum(dim=(1, 2)) for g in grads))
+                    factor = (cfg.grad_clip / (norms + 1e-6)).clamp(max=1.0).view(-1, 1, 1)
+                    grads = [g * factor for g in grads]
+                bc1 = 1 - b1 ** step
+                bc2 = 1 - b2 ** step
+                for i, (w, g) in enumerate(zip(weights, grads, strict=True)):
+                    adam_m[i].mul_(b1).add_(g, alpha=1 - b1)
+                    adam_v[i].mul_(b2).addcmul_(g, g, value=1 - b2)
+                    if i % 2 == 0:  # weights decay, biases do not
+                        w.mul_(1 - lr_epoch * wd[a])
+                    w.sub_(lr_epoch * (adam_m[i] / bc1) / ((adam_v[i] / bc2).sqrt() + eps))
+        with torch.no_grad():
+            train_rmse = torch.sqrt(train_sq / steps_per_epoch) * y_scale[a]
+            pred = forward(weights, x_valid[a], act) * y_scale[a, None] + y_center[a, None]
+            sq = ((pred - y_valid[a]) ** 2) * v_mask[a]
+            valid_rmse = torch.sqrt(sq.sum(1) / n_valid[a].clamp_min(1))
+            valid_rmse = torch.where(has_valid[a], valid_rmse, torch.zeros_like(valid_rmse))
+            improved = has_valid[a] & (valid_rmse < best_valid[a]) | ~has_valid[a]
+            best_valid[a] = torch.where(improved, valid_rmse, best_valid[a])
+            best_epoch[a] = torch.where(improved, torch.full_like(best_epoch[a], epoch), best_epoch[a])
+            for i, w in enumerate(weights):
+                best[i][a] = torch.where(improved.view(-1, 1, 1), w.detach(), best[i][a])
+            stop = (has_valid[a] & (epoch - best_epoch[a] >= cfg.patience)) | (epoch + 1 >= fixed_epochs[a])
+        metrics = torch.stack([train_rmse, valid_rmse]).cpu().numpy()  # one read-back per epoch
+        for j, g in enumerate(a.tolist()):
+            history[g]["train"].append(float(metrics[0, j]))
+            if len(members[g].valid_idx):
+                history[g]["valid"].append(float(metrics[1, j]))
+            epochs_run[g] = epoch + 1
+        if on_epoch is not None:
+            on_epoch(epoch, len(a))
+        if bool(stop.any()):
+            keep = ~stop
+            if not bool(keep.any()):
+                break
+            active = a[keep]
+            weights = [w.detach()[keep].clone().requires_grad_(True) for w in weights]
+            adam_m = [m_[keep] for m_ in adam_m]
+            adam_v = [v_[keep] for v_ in adam_v]
+    return TrainedMembers(weights=best, y_center=y_center, y_scale=y_scale, best_epoch=best_epoch.cpu().numpy(),
+                          best_valid=best_valid.cpu().numpy(), history=history, epochs_run=epochs_run)
+
+
+@torch.no_grad()
+def predict_members(weights: list[torch.Tensor], y_center: torch.Tensor, y_scale: torch.Tensor,
+                    x_by_member: torch.Tensor, activation: str, chunk: int = 8192) -> torch.Tensor:
+    """Log-price predictions (M, N) for member-specific inputs (M, N, D) or shared rows (N, D)."""
+    act = _activation(activation)
+    outs = []
+    for start in range(0, x_by_member.shape[-2], chunk):
+        xb = x_by_member[start:start + chunk] if x_by_member.dim() == 2 else x_by_member[:, start:start + chunk]
+        outs.append(forward(weights, xb, act) * y_scale[:, None] + y_center[:, None])
+    return torch.cat(outs, dim=1)

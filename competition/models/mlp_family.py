@@ -1,0 +1,99 @@
+"""The MLP family: pads per-fold matrices into one device tensor and trains all members at once."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from competition.models.base import FamilyResult, FoldMatrices
+from competition.models.mlp import Member, MLPConfig, predict_members, train_members
+
+
+def stack_folds(mats: list[np.ndarray], device: str) -> torch.Tensor:
+    """(F, N, D_max) float32: folds may have different widths (one-hot levels seen per fold);
+    missing columns are zero, which the first layer simply ignores."""
+    width = max(m.shape[1] for m in mats)
+    out = torch.zeros((len(mats), mats[0].shape[0], width), dtype=torch.float32, device=device)
+    for i, m in enumerate(mats):
+        out[i, :, : m.shape[1]] = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32)).to(device)
+    return out
+
+
+def steps_per_epoch(members: list[Member], batch_size: int) -> int:
+    return max(1, math.ceil(max(len(m.train_idx) for m in members) / batch_size))
+
+
+class MLPFamily:
+    name = "mlp"
+
+    def fit(self, mats: FoldMatrices, y_log: np.ndarray, members: list[Member], config: Any, device: str,
+            progress: Any | None = None) -> FamilyResult:
+        cfg: MLPConfig = config.mlp
+        x = stack_folds([np.vstack([tr, te]) for tr, te in zip(mats.train, mats.test, strict=True)], device)
+        n_train = mats.train[0].shape[0]
+        y = torch.as_tensor(y_log, dtype=torch.float32, device=device)
+        y_full = torch.cat([y, torch.zeros(x.shape[1] - n_train, device=device)])
+        spe = steps_per_epoch(members, cfg.batch_size)
+        task = progress.add_task("MLP epochs", total=cfg.epochs) if progress is not None else None
+
+        def on_epoch(epoch: int, active: int) -> None:
+            if progress is not None:
+                progress.update(task, completed=epoch + 1, description=f"MLP epochs ({active} members training)")
+
+        trained = train_members(x, y_full, members, cfg, spe, on_epoch=on_epoch)
+        if progress is not None:
+            progress.update(task, completed=cfg.epochs)
+        fold_of = torch.as_tensor([m.fold for m in members], device=device)
+        valid_pred = []
+        for j, m in enumerate(members):
+            if len(m.valid_idx) == 0:
+                valid_pred.append(np.zeros(0))
+                continue
+            rows = torch.as_tensor(m.valid_idx, device=device)
+            xv = x[m.fold, rows].unsqueeze(0)
+            sl = [w[j : j + 1] for w in trained.weights]
+            p = predict_members(sl, trained.y_center[j : j + 1], trained.y_scale[j : j + 1], xv, cfg.activation)
+            valid_pred.append(p[0].cpu().numpy().astype(np.float64))
+        test_pred = self._predict_tensor(trained.weights, trained.y_center, trained.y_scale, x[:, n_train:], fold_of,
+                                         cfg.activation)
+        return FamilyResult(valid_pred=valid_pred, test_pred=test_pred, best_iteration=trained.best_epoch,
+                            history=trained.history,
+                            extra={"weights": trained.weights, "y_center": trained.y_center,
+                                   "y_scale": trained.y_scale, "width": x.shape[2]})
+
+    @staticmethod
+    def _predict_tensor(weights: list[torch.Tensor], y_center: torch.Tensor, y_scale: torch.Tensor,
+                        x_test: torch.Tensor, fold_of: torch.Tensor, activation: str) -> np.ndarray:
+        out = np.zeros((len(fold_of), x_test.shape[1]))
+        for f in torch.unique(fold_of).tolist():
+            idx = torch.nonzero(fold_of == f).flatten()
+            sl = [w[idx] for w in weights]
+            pred = predict_members(sl, y_center[idx], y_scale[idx], x_test[f], activation)
+            out[idx.cpu().numpy()] = pred.cpu().numpy()
+        return out
+
+    def save(self, result: FamilyResult, folder: Path) -> None:
+        tensors = {f"w{i}": w.detach().cpu().contiguous() for i, w in enumerate(result.extra["weights"])}
+        tensors["y_center"] = result.extra["y_center"].detach().cpu().contiguous()
+        tensors["y_scale"] = result.extra["y_scale"].detach().cpu().contiguous()
+        save_file(tensors, str(folder / "mlp_weights.safetensors"))
+        (folder / "mlp_meta.json").write_text(json.dumps({"width": result.extra["width"],
+                                                          "n_tensors": len(result.extra["weights"])}))
+
+    def predict(self, folder: Path, test: list[np.ndarray], members: list[dict[str, int]], config: Any,
+                device: str) -> np.ndarray:
+        meta = json.loads((folder / "mlp_meta.json").read_text())
+        tensors = load_file(str(folder / "mlp_weights.safetensors"), device=device)
+        weights = [tensors[f"w{i}"] for i in range(meta["n_tensors"])]
+        x = torch.zeros((len(test), test[0].shape[0], meta["width"]), dtype=torch.float32, device=device)
+        for i, m in enumerate(test):
+            x[i, :, : m.shape[1]] = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32)).to(device)
+        fold_of = torch.as_tensor([m["fold"] for m in members], device=device)
+        return self._predict_tensor(weights, tensors["y_center"], tensors["y_scale"], x, fold_of,
+                                    config.mlp.activation)

@@ -1,0 +1,143 @@
+"""`comp train` end to end: load, train, then track, bundle and submit, with honest run status.
+
+A crash or Ctrl-C marks the MLflow run FAILED/KILLED; the bundle and submission are written
+atomically at the end, so an interrupted run leaves neither half-written.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from competition import atomic
+from competition.bundle import save_bundle
+from competition.competitions.base import CompetitionSpec
+from competition.config import RunConfig
+from competition.data import CompetitionData, load_competition
+from competition.devices import resolve_device
+from competition.paths import Workspace
+from competition.plots import importance_bar, learning_curve
+from competition.submission import build_submission, write_submission
+from competition.tracking import RunLogger, git_commit, resolve_tracking_uri
+from competition.training import TrainingResult, run_training
+
+
+@dataclass
+class TrainOutcome:
+    run_id: str
+    result: TrainingResult
+    submission: Path
+    bundle: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def log_family_folds(logger: RunLogger, parent: str, result: TrainingResult, plots_dir: Path) -> None:
+    """One nested run per (family, fold) with per-epoch curves of each seed, plus a PNG per fold."""
+    multi = len(result.families) > 1
+    for fam in result.families:
+        label_unit = "iteration" if fam.name == "lightgbm" else "epoch"
+        for f, fold in enumerate(result.folds):
+            idx = [j for j, m in enumerate(fam.members) if m.fold == f]
+            name = f"{fam.name}-fold-{f}" if multi else f"fold-{f}"
+            run = logger.start(name, {"comp_kind": "fold", "model": fam.name, "fold": str(f)}, parent_id=parent)
+            points = []
+            for rank, j in enumerate(idx):
+                suffix = "" if rank == 0 else f"_seed{rank}"
+                hist = fam.result.history[j]
+                points += [(f"train_log_rmse{suffix}", v, e) for e, v in enumerate(hist.get("train", []))]
+                points += [(f"valid_log_rmse{suffix}", v, e) for e, v in enumerate(hist.get("valid", []))]
+            points.append(("fold_log_rmse", fam.fold_scores[f], 0))
+            points.append(("best_iteration", float(np.mean([fam.result.best_iteration[j] for j in idx])), 0))
+            points.append(("n_train_rows", len(fam.members[idx[0]].train_idx), 0))
+            points.append(("n_valid_rows", len(fold.valid), 0))
+            logger.metric_series(run, points)
+            if any(fam.result.history[j].get("train") for j in idx):
+                png = learning_curve(plots_dir / f"learning_curve_{fam.name}_fold{f}.png",
+                                     f"{result.spec.name} · {fam.name} · fold {f} (log-RMSE {fam.fold_scores[f]:.4f})",
+                                     [fam.result.history[j] for j in idx], [f"seed {r}" for r in range(len(idx))],
+                                     [int(fam.result.best_iteration[j]) for j in idx], xlabel=label_unit)
+                logger.artifact(run, png)
+            logger.end(run)
+        if fam.result.importance:
+            png = importance_bar(plots_dir / f"importance_{fam.name}.png", f"{fam.name} gain importance",
+                                 fam.result.importance)
+            lines = ["feature,gain"] + [f'"{k}",{v}' for k, v in sorted(fam.result.importance.items(),
+                                                                       key=lambda kv: -kv[1])]
+            (plots_dir / f"importance_{fam.name}.csv").write_text("\n".join(lines) + "\n")
+            del png
+
+
+def parent_summary(result: TrainingResult) -> dict[str, float]:
+    metrics = {
+        "cv_mean_log_rmse": float(np.mean(result.fold_scores)),
+        "cv_std_log_rmse": float(np.std(result.fold_scores)),
+        "oof_log_rmse": result.oof_score,
+        "n_validated_rows": float(result.validated.sum()),
+        "dropped_outlier_rows": float(result.dropped_outliers),
+    }
+    for fam in result.families:
+        metrics[f"oof_log_rmse.{fam.name}"] = fam.oof_score
+        metrics[f"blend_weight.{fam.name}"] = result.blend_weights.get(fam.name, 0.0)
+    for col, n in result.unparsable.items():
+        metrics[f"unparsable.{col}"] = float(n)
+    for phase, sec in result.timings.items():
+        metrics[f"seconds.{phase}"] = sec
+    return metrics
+
+
+def train(spec: CompetitionSpec, data_dir: Path, config: RunConfig, workspace: Workspace,
+          run_name: str | None = None, tracking_uri: str | None = None, progress: Any | None = None,
+          data: CompetitionData | None = None) -> TrainOutcome:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if data is None:
+        data = load_competition(spec, data_dir)
+    timings["load"] = time.perf_counter() - t0
+    device = resolve_device(config.run.device, config.run.threads)
+
+    t0 = time.perf_counter()
+    uri = resolve_tracking_uri(tracking_uri, workspace)
+    logger = RunLogger(uri, spec.name, workspace)
+    tags = {"comp_kind": "train", "competition": spec.name, "model": config.run.model, "split": config.run.split,
+            "git_commit": git_commit(), "data_digest": data.digest, "device": device}
+    parent = logger.start(run_name, tags)
+    logger.params(parent, config.flat())
+    timings["tracking"] = time.perf_counter() - t0
+    try:
+        result = run_training(data, config, device, progress)
+        timings.update(result.timings)
+        t0 = time.perf_counter()
+        submission = build_submission(spec, result.test_ids, result.test_log)
+        bundle_dir = workspace.models_dir(spec.name) / parent
+        test_schema = {c: spec.raw_columns[c] for c in spec.test_columns}
+        with atomic.folder(bundle_dir) as tmp:
+            save_bundle(result, tmp, parent, data.digest, device, test_schema)
+        sub_path = write_submission(submission, workspace.submissions_dir(spec.name) / f"{parent}.csv")
+        timings["write"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        logger.tags(parent, {"split": result.split, "split_fingerprint": result.split_fingerprint,
+                             "prediction_path": ",".join(f"{f.name}:{f.prediction_path}" for f in result.families),
+                             "members": ",".join(f.name for f in result.families)})
+        with tempfile.TemporaryDirectory() as tmpdir:
+            plots = Path(tmpdir)
+            log_family_folds(logger, parent, result, plots)
+            logger.artifacts(parent, plots, "plots")
+        logger.artifacts(parent, bundle_dir, "bundle")
+        logger.artifact(parent, sub_path, "submission")
+        timings["tracking"] += time.perf_counter() - t0
+        summary = parent_summary(result)
+        summary.update({f"seconds.{k}": v for k, v in timings.items()})
+        logger.metrics(parent, summary)
+        logger.end(parent, "FINISHED")
+    except KeyboardInterrupt:
+        logger.end(parent, "KILLED")
+        raise
+    except BaseException:
+        logger.end(parent, "FAILED")
+        raise
+    return TrainOutcome(run_id=parent, result=result, submission=sub_path, bundle=bundle_dir, timings=timings)

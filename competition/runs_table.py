@@ -1,0 +1,60 @@
+"""`comp runs`: the competition's runs from MLflow, best OOF score first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from competition.errors import CompError
+from competition.paths import Workspace
+from competition.tracking import client, resolve_tracking_uri
+
+KEY_PARAMS = ("run.split", "run.folds", "run.seeds", "mlp.hidden", "mlp.depth", "mlp.dropout", "mlp.weight_decay")
+
+
+def list_runs(competition: str, tracking_uri: str | None, workspace: Workspace, limit: int) -> list[dict[str, Any]]:
+    uri = resolve_tracking_uri(tracking_uri, workspace)
+    mlflow_client = client(uri)
+    exp = mlflow_client.get_experiment_by_name(competition)
+    if exp is None:
+        raise CompError(f"No runs yet for {competition} in {uri}: run `comp train {competition}` first.")
+    found = [r for r in mlflow_client.search_runs([exp.experiment_id], max_results=max(limit * 20, 500))
+             if r.data.tags.get("comp_kind") in ("train", "blend")]
+    rows = []
+    for r in found:
+        m, p, t = r.data.metrics, r.data.params, r.data.tags
+        duration = ((r.info.end_time - r.info.start_time) / 1000) if r.info.end_time else None
+        rows.append({
+            "run_id": r.info.run_id,
+            "name": r.info.run_name,
+            "kind": t.get("comp_kind"),
+            "status": r.info.status,
+            "model": t.get("model", p.get("run.model")),
+            "members": t.get("members", ""),
+            "split": t.get("split"),
+            "params": {k: p[k] for k in KEY_PARAMS if k in p},
+            "cv_mean": m.get("cv_mean_log_rmse"),
+            "cv_std": m.get("cv_std_log_rmse"),
+            "oof": m.get("oof_log_rmse"),
+            "duration_s": duration,
+            "start_time": r.info.start_time,
+        })
+    rows.sort(key=lambda r: (r["oof"] is None, r["oof"] if r["oof"] is not None else 0.0))
+    return rows[:limit]
+
+
+def render(rows: list[dict[str, Any]], console: Console, competition: str) -> None:
+    table = Table(title=f"{competition} runs (best OOF log-RMSE first)")
+    for col in ("run id", "name", "model", "status", "split", "key params", "CV mean ± std", "OOF", "duration"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        cv = f"{r['cv_mean']:.5f} ± {r['cv_std']:.5f}" if r["cv_mean"] is not None else "-"
+        oof = f"{r['oof']:.5f}" if r["oof"] is not None else "-"
+        params = " ".join(f"{k.split('.')[-1]}={v}" for k, v in r["params"].items())
+        model = r["model"] if r["kind"] != "blend" else f"blend({r['members']})"
+        dur = f"{r['duration_s']:.0f}s" if r["duration_s"] is not None else "-"
+        table.add_row(r["run_id"][:12], r["name"] or "", model or "", r["status"], r["split"] or "", params, cv, oof,
+                      dur)
+    console.print(table)

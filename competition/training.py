@@ -1,0 +1,215 @@
+"""One `comp train` run as plain data flow: prepare -> folds -> features per fold -> families -> scores.
+
+No tracking or file writing happens here (see `competition.run`), so the whole path can be
+tested and benchmarked on its own.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from competition.competitions.base import CompetitionSpec
+from competition.config import RunConfig
+from competition.data import CompetitionData
+from competition.errors import CompError
+from competition.features import FeaturePipeline
+from competition.metrics import log_rmse_from_logs
+from competition.models import get_family
+from competition.models.base import FamilyResult, FoldMatrices
+from competition.models.mlp import Member
+from competition.splits import Fold, fingerprint, make_folds
+
+
+@dataclass
+class FamilyRun:
+    name: str
+    members: list[Member]
+    result: FamilyResult
+    oof_log: np.ndarray
+    """Seed-averaged out-of-fold log predictions; NaN on rows never validated."""
+    fold_scores: list[float]
+    oof_score: float
+    test_log: np.ndarray
+    prediction_path: str
+    """'cv-average' (mean of the fold models) or 'refit-full' (models retrained on all rows)."""
+    refit_members: list[Member] = field(default_factory=list)
+    refit_result: FamilyResult | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class TrainingResult:
+    spec: CompetitionSpec
+    config: RunConfig
+    split: str
+    folds: list[Fold]
+    split_fingerprint: str
+    pipelines: list[FeaturePipeline]
+    refit_pipeline: FeaturePipeline | None
+    families: list[FamilyRun]
+    oof_log: np.ndarray
+    oof_score: float
+    fold_scores: list[float]
+    test_log: np.ndarray
+    blend_weights: dict[str, float]
+    train_ids: np.ndarray
+    test_ids: np.ndarray
+    y_log: np.ndarray
+    dropped_outliers: int
+    unparsable: dict[str, int]
+    timings: dict[str, float]
+
+    @property
+    def validated(self) -> np.ndarray:
+        return np.isfinite(self.oof_log)
+
+
+def resolve_split(spec: CompetitionSpec, config: RunConfig) -> str:
+    split = config.run.split
+    if split == "auto":
+        return spec.default_split
+    if split not in ("kfold", "time", "holdout"):
+        raise CompError(f"--split must be kfold, time, holdout or auto; got {split!r}.")
+    return split
+
+
+def resolve_refit(config: RunConfig, split: str) -> bool:
+    value = config.run.refit_full.strip().lower()
+    if value == "auto":
+        return split in ("time", "holdout")
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0"):
+        return False
+    raise CompError(f"run.refit_full must be auto, true or false; got {config.run.refit_full!r}.")
+
+
+def prepare_frames(spec: CompetitionSpec, data: CompetitionData) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    train = spec.prepare(data.train)
+    test = spec.prepare(data.test)
+    unparsable = dict(data.unparsable)
+    for col, n in list(train.unparsable.items()) + list(test.unparsable.items()):
+        unparsable[col] = unparsable.get(col, 0) + n
+    return train.frame, test.frame, unparsable
+
+
+def build_fold_matrices(spec: CompetitionSpec, config: RunConfig, train: pl.DataFrame, test: pl.DataFrame,
+                        y_log: np.ndarray, folds: list[Fold], progress: Any | None = None
+                        ) -> tuple[FoldMatrices, list[FeaturePipeline]]:
+    """Fit one FeaturePipeline per fold on that fold's training rows only, then transform all rows."""
+    mats = FoldMatrices(train=[], test=[], names=[])
+    pipelines = []
+    task = progress.add_task("Features per fold", total=len(folds)) if progress is not None else None
+    test_rows = None
+    for fold in folds:
+        pipe = FeaturePipeline(spec.features, config.features)
+        x_fit = pipe.fit_transform(train[fold.train], y_log[fold.train])
+        x_all = np.zeros((train.height, x_fit.shape[1]), dtype=np.float32)
+        x_all[fold.train] = x_fit
+        rest = np.setdiff1d(np.arange(train.height), fold.train)
+        if len(rest):
+            x_all[rest] = pipe.transform(train[rest])
+        test_rows = pipe.transform(test)
+        mats.train.append(x_all)
+        mats.test.append(test_rows)
+        mats.names.append(pipe.feature_names_)
+        pipelines.append(pipe)
+        if progress is not None:
+            progress.advance(task)
+    return mats, pipelines
+
+
+def make_members(folds: list[Fold], seeds: int, base_seed: int, keep_train: np.ndarray) -> list[Member]:
+    members = []
+    for f, fold in enumerate(folds):
+        train_rows = fold.train[keep_train[fold.train]]
+        for s in range(seeds):
+            members.append(Member(fold=f, seed=base_seed + 1000 * s + f, train_idx=train_rows,
+                                  valid_idx=fold.valid))
+    return members
+
+
+def score_members(members: list[Member], result: FamilyResult, folds: list[Fold], y_log: np.ndarray
+                  ) -> tuple[np.ndarray, list[float], float]:
+    """Seed-averaged OOF predictions, per-fold scores and the OOF score over validated rows."""
+    n = len(y_log)
+    total = np.zeros(n)
+    count = np.zeros(n)
+    for m, pred in zip(members, result.valid_pred, strict=True):
+        total[m.valid_idx] += pred
+        count[m.valid_idx] += 1
+    oof = np.full(n, np.nan)
+    seen = count > 0
+    oof[seen] = total[seen] / count[seen]
+    fold_scores = [log_rmse_from_logs(oof[f.valid], y_log[f.valid]) for f in folds]
+    return oof, fold_scores, log_rmse_from_logs(oof[seen], y_log[seen])
+
+
+def run_training(data: CompetitionData, config: RunConfig, device: str, progress: Any | None = None,
+                 on_phase: Any | None = None) -> TrainingResult:
+    spec = data.spec
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    train, test, unparsable = prepare_frames(spec, data)
+    y_log = data.y_log
+    timings["prepare"] = time.perf_counter() - t0
+
+    split = resolve_split(spec, config)
+    order_key = (data.train[spec.time_order_column].to_numpy() if spec.time_order_column else None)
+    folds = make_folds(split, train.height, config.run.folds, config.run.seed, order_key, config.run.holdout_share)
+    keep = np.ones(train.height, dtype=bool)
+    if config.run.drop_outliers and spec.outlier_rule is not None:
+        keep = ~spec.outlier_rule(data.train).to_numpy().astype(bool)
+
+    t0 = time.perf_counter()
+    mats, pipelines = build_fold_matrices(spec, config, train, test, y_log, folds, progress)
+    timings["features"] = time.perf_counter() - t0
+
+    refit = resolve_refit(config, split)
+    refit_mats = refit_pipeline = None
+    if refit:
+        t0 = time.perf_counter()
+        everything = [Fold(train=np.arange(train.height), valid=np.zeros(0, dtype=np.int64))]
+        refit_mats, refit_pipes = build_fold_matrices(spec, config, train, test, y_log, everything)
+        refit_pipeline = refit_pipes[0]
+        timings["features"] += time.perf_counter() - t0
+
+    families = []
+    t_train = time.perf_counter()
+    for name in [m.strip() for m in config.run.model.split(",") if m.strip()]:
+        family = get_family(name)
+        t0 = time.perf_counter()
+        members = make_members(folds, config.run.seeds, config.run.seed, keep)
+        result = family.fit(mats, y_log, members, config, device, progress)
+        oof, fold_scores, oof_score = score_members(members, result, folds, y_log)
+        run = FamilyRun(name=name, members=members, result=result, oof_log=oof, fold_scores=fold_scores,
+                        oof_score=oof_score, test_log=result.test_pred.mean(axis=0), prediction_path="cv-average")
+        if refit and refit_mats is not None:
+            rounds = int(np.median(result.best_iteration)) + 1
+            run.refit_members = [Member(fold=0, seed=config.run.seed + 7919 * s, train_idx=np.flatnonzero(keep),
+                                        valid_idx=np.zeros(0, dtype=np.int64), epochs=rounds)
+                                 for s in range(config.run.seeds)]
+            run.refit_result = family.fit(refit_mats, y_log, run.refit_members, config, device, progress)
+            run.test_log = run.refit_result.test_pred.mean(axis=0)
+            run.prediction_path = "refit-full"
+        run.seconds = time.perf_counter() - t0
+        families.append(run)
+    timings["train"] = time.perf_counter() - t_train
+
+    from competition.ensemble import blend_families
+
+    weights, oof_log, test_log = blend_families(families, y_log, config.run.blend)
+    seen = np.isfinite(oof_log)
+    fold_scores = [log_rmse_from_logs(oof_log[f.valid], y_log[f.valid]) for f in folds]
+    return TrainingResult(
+        spec=spec, config=config, split=split, folds=folds, split_fingerprint=fingerprint(folds),
+        pipelines=pipelines, refit_pipeline=refit_pipeline, families=families, oof_log=oof_log,
+        oof_score=log_rmse_from_logs(oof_log[seen], y_log[seen]), fold_scores=fold_scores, test_log=test_log,
+        blend_weights=weights, train_ids=data.train[spec.id_column].to_numpy(),
+        test_ids=data.test[spec.id_column].to_numpy(), y_log=y_log, dropped_outliers=int((~keep).sum()),
+        unparsable=unparsable, timings=timings)
