@@ -41,8 +41,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def save_bundle(result: Any, folder: Path, run_id: str, digest: str, device: str,
-                test_schema: dict[str, str]) -> None:
+def save_bundle(result: Any, folder: Path, run_id: str, digest: str, device: str, test_schema: dict[str, str]) -> None:
     """Write the bundle of a TrainingResult into `folder` (an empty temp folder)."""
     (folder / "features").mkdir()
     for i, pipe in enumerate(result.pipelines):
@@ -56,10 +55,14 @@ def save_bundle(result: Any, folder: Path, run_id: str, digest: str, device: str
         cv_dir.mkdir(parents=True)
         family.save(fam.result, cv_dir)
         entry: dict[str, Any] = {
-            "name": fam.name, "prediction_path": fam.prediction_path, "oof_log_rmse": fam.oof_score,
+            "name": fam.name,
+            "prediction_path": fam.prediction_path,
+            "oof_log_rmse": fam.oof_score,
             "fold_log_rmse": fam.fold_scores,
-            "members": [{"fold": m.fold, "seed": m.seed, "best_iteration": int(b)}
-                        for m, b in zip(fam.members, fam.result.best_iteration, strict=True)],
+            "members": [
+                {"fold": m.fold, "seed": m.seed, "best_iteration": int(b)}
+                for m, b in zip(fam.members, fam.result.best_iteration, strict=True)
+            ],
         }
         if fam.refit_result is not None:
             refit_dir = folder / fam.name / "refit"
@@ -156,8 +159,10 @@ def predict_test(bundle: Bundle, test_prepared: pl.DataFrame, device: str) -> tu
             mats = [pipe.transform(test_prepared)]
             preds = family.predict(bundle.folder / fam["name"] / "refit", mats, fam["refit_members"], config, device)
         else:
-            mats = [FeaturePipeline.load(bundle.folder / "features" / f"fold_{i}.json").transform(test_prepared)
-                    for i in range(meta["n_folds"])]
+            mats = [
+                FeaturePipeline.load(bundle.folder / "features" / f"fold_{i}.json").transform(test_prepared)
+                for i in range(meta["n_folds"])
+            ]
             preds = family.predict(bundle.folder / fam["name"] / "cv", mats, fam["members"], config, device)
         per_family[fam["name"]] = preds.mean(axis=0)
     return apply_blend(meta["blend_weights"], per_family), per_family

@@ -20,18 +20,24 @@ from competition.config import RunConfig, build_config, load_toml, parse_sets
 from competition.errors import CompError
 from competition.paths import Workspace
 
-app = typer.Typer(help="comp: a Kaggle-style toolkit for tabular regression competitions.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="comp: a Kaggle-style toolkit for tabular regression competitions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 data_app = typer.Typer(help="Get and inspect competition data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console()
 err_console = Console(stderr=True)
 
 CompetitionArg = Annotated[str, typer.Argument(help="Competition name or Kaggle slug, e.g. house-prices.")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Folder with train.csv/test.csv "
-                                                 "[default: data/<competition>].")]
-TrackingOpt = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI "
-                                                 "[default: sqlite:///<cwd>/mlflow_runs/mlflow.db].")]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Folder with train.csv/test.csv [default: data/<competition>].")
+]
+TrackingOpt = Annotated[
+    str | None,
+    typer.Option("--tracking-uri", help="MLflow tracking URI [default: sqlite:///<cwd>/mlflow_runs/mlflow.db]."),
+]
 
 
 def fail(exc: Exception) -> None:
@@ -40,8 +46,15 @@ def fail(exc: Exception) -> None:
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err_console, transient=False, disable=not err_console.is_terminal)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+        disable=not err_console.is_terminal,
+    )
 
 
 def data_dir_for(competition: str, data_dir: Path | None) -> Path:
@@ -81,11 +94,13 @@ def data_info(competition: CompetitionArg, data_dir: DataDirOpt = None) -> None:
 
 
 @data_app.command("synth")
-def data_synth(competition: CompetitionArg,
-               out: Annotated[Path, typer.Option("--out", help="Folder to write train.csv/test.csv into.")],
-               rows: Annotated[int, typer.Option(help="Training rows.")] = 1000,
-               test_rows: Annotated[int, typer.Option(help="Test rows.")] = 500,
-               seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
+def data_synth(
+    competition: CompetitionArg,
+    out: Annotated[Path, typer.Option("--out", help="Folder to write train.csv/test.csv into.")],
+    rows: Annotated[int, typer.Option(help="Training rows.")] = 1000,
+    test_rows: Annotated[int, typer.Option(help="Test rows.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
     """Write synthetic data in the competition's exact schema (for tests, demos and benchmarks)."""
     try:
         spec = get_spec(competition)
@@ -110,16 +125,20 @@ def _load_config(spec_defaults: dict, config_file: Path | None, sets: list[str],
 def train(
     competition: CompetitionArg,
     data_dir: DataDirOpt = None,
-    model: Annotated[str | None, typer.Option(help="mlp, lightgbm, ridge, lasso, elasticnet; "
-                                              "several comma-separated are trained and blended.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="mlp, lightgbm, ridge, lasso, elasticnet; several comma-separated are trained and blended."),
+    ] = None,
     folds: Annotated[int | None, typer.Option(help="Number of folds [default: 5].")] = None,
     split: Annotated[str | None, typer.Option(help="kfold | time | holdout [default: the competition's].")] = None,
     seeds: Annotated[int | None, typer.Option(help="Seeds per fold [default: 3].")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum MLP epochs (early stopping may end sooner).")] = None,
     device: Annotated[str | None, typer.Option(help="auto | cpu | cuda [default: auto].")] = None,
     config_file: Annotated[Path | None, typer.Option("--config", help="TOML file with [section] key = value.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a setting: key=value (repeatable), "
-                                                    "e.g. --set mlp.hidden=512.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a setting: key=value (repeatable), e.g. --set mlp.hidden=512."),
+    ] = None,
     run_name: Annotated[str | None, typer.Option(help="Name of the MLflow run.")] = None,
     tracking_uri: TrackingOpt = None,
 ) -> None:
@@ -128,12 +147,29 @@ def train(
 
     try:
         spec = get_spec(competition)
-        config = _load_config(spec.config_defaults, config_file, set_ or [],
-                              {"run.model": model, "run.folds": folds, "run.split": split, "run.seeds": seeds,
-                               "mlp.epochs": epochs, "run.device": device})
+        config = _load_config(
+            spec.config_defaults,
+            config_file,
+            set_ or [],
+            {
+                "run.model": model,
+                "run.folds": folds,
+                "run.split": split,
+                "run.seeds": seeds,
+                "mlp.epochs": epochs,
+                "run.device": device,
+            },
+        )
         with progress_bar() as progress:
-            outcome = run_train(spec, data_dir_for(spec.name, data_dir), config, Workspace.current(),
-                                run_name=run_name, tracking_uri=tracking_uri, progress=progress)
+            outcome = run_train(
+                spec,
+                data_dir_for(spec.name, data_dir),
+                config,
+                Workspace.current(),
+                run_name=run_name,
+                tracking_uri=tracking_uri,
+                progress=progress,
+            )
     except CompError as exc:
         fail(exc)
     except KeyboardInterrupt:
@@ -141,15 +177,19 @@ def train(
         raise typer.Exit(code=130) from None
     r = outcome.result
     for fam in r.families:
-        console.print(f"  {fam.name:<10} OOF log-RMSE {fam.oof_score:.5f}  folds {' '.join(f'{s:.4f}' for s in fam.fold_scores)}"
-                      f"  [{fam.prediction_path}, {fam.seconds:.1f}s]")
+        console.print(
+            f"  {fam.name:<10} OOF log-RMSE {fam.oof_score:.5f}  folds {' '.join(f'{s:.4f}' for s in fam.fold_scores)}"
+            f"  [{fam.prediction_path}, {fam.seconds:.1f}s]"
+        )
     if len(r.families) > 1:
         console.print("  blend weights: " + ", ".join(f"{k} {v:.3f}" for k, v in r.blend_weights.items()))
     import numpy as np
 
     console.print(f"run id: [bold]{outcome.run_id}[/]")
-    console.print(f"CV log-RMSE ({r.split}, {len(r.folds)} folds, {int(r.validated.sum())} validated rows): "
-                  f"mean {np.mean(r.fold_scores):.5f} ± {np.std(r.fold_scores):.5f}, OOF [bold]{r.oof_score:.5f}[/]")
+    console.print(
+        f"CV log-RMSE ({r.split}, {len(r.folds)} folds, {int(r.validated.sum())} validated rows): "
+        f"mean {np.mean(r.fold_scores):.5f} ± {np.std(r.fold_scores):.5f}, OOF [bold]{r.oof_score:.5f}[/]"
+    )
     console.print(f"submission: {outcome.submission}")
 
 
@@ -196,16 +236,30 @@ def runs(
 
 
 @app.command()
-def ui(port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
-       host: Annotated[str, typer.Option(help="Host to bind.")] = "127.0.0.1",
-       tracking_uri: TrackingOpt = None) -> None:
+def ui(
+    port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
+    host: Annotated[str, typer.Option(help="Host to bind.")] = "127.0.0.1",
+    tracking_uri: TrackingOpt = None,
+) -> None:
     """Start the MLflow UI on the workspace's store."""
     from competition.tracking import resolve_tracking_uri
 
     ws = Workspace.current()
     uri = resolve_tracking_uri(tracking_uri, ws)
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port),
-           "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
     if uri.startswith("sqlite:"):
         cmd += ["--default-artifact-root", ws.artifact_root.as_uri()]
     console.print(f"MLflow UI on http://{host}:{port} (store {uri}); Ctrl-C to stop.")
@@ -216,9 +270,11 @@ def ui(port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000
 
 
 @app.command()
-def submit(competition: CompetitionArg,
-           file: Annotated[Path, typer.Argument(help="Submission CSV to upload.")],
-           message: Annotated[str, typer.Option("-m", "--message", help="Submission description.")]) -> None:
+def submit(
+    competition: CompetitionArg,
+    file: Annotated[Path, typer.Argument(help="Submission CSV to upload.")],
+    message: Annotated[str, typer.Option("-m", "--message", help="Submission description.")],
+) -> None:
     """Validate a submission file and upload it to Kaggle with the kaggle package."""
     from competition import kaggle_client
     from competition.submission import read_submission
@@ -236,8 +292,9 @@ def submit(competition: CompetitionArg,
 
 
 @app.command("config")
-def show_config(competition: Annotated[str | None, typer.Argument(help="Show this competition's defaults.")] = None
-                ) -> None:
+def show_config(
+    competition: Annotated[str | None, typer.Argument(help="Show this competition's defaults.")] = None,
+) -> None:
     """List every setting (`--set key=value`) with its default."""
     try:
         defaults = get_spec(competition).config_defaults if competition else {}

@@ -118,8 +118,7 @@ def cast_columns(frame: pl.DataFrame, spec: CompetitionSpec, path: Path) -> tupl
                 rows = (np.flatnonzero(bad.to_numpy()) + 2).tolist()
                 examples = ", ".join(repr(v) for v in frame[col].filter(bad).head(3).to_list())
                 raise CompError(
-                    f"{path}: column {col!r} must be numeric, but {describe_rows(rows)} (file lines) hold "
-                    f"{examples}."
+                    f"{path}: column {col!r} must be numeric, but {describe_rows(rows)} (file lines) hold {examples}."
                 )
             unparsable[col] = n_bad
     return cast, unparsable

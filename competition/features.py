@@ -29,7 +29,7 @@ class FeatureConfig:
     max_list_items: int = 60
     skew_threshold: float = 0.75
     """|skewness| above which a non-negative numeric column is log1p-transformed."""
-    clip: float = 5.0
+    clip: float = 2.5
     """Standardized values are clipped to [-clip, clip] so extreme test rows stay sane."""
     target_smoothing: float = 20.0
     target_encoding_folds: int = 5
@@ -71,8 +71,15 @@ class FeaturePipeline:
         Target encodings of these rows are out-of-fold (inner folds), so a row's own target
         never leaks into its own features."""
         cfg = self.config
-        state: dict[str, Any] = {"numeric": [], "categorical": [], "high_cardinality": [], "multi_label": [],
-                                 "text": [], "flags": list(self.spec.flags), "n_rows": frame.height}
+        state: dict[str, Any] = {
+            "numeric": [],
+            "categorical": [],
+            "high_cardinality": [],
+            "multi_label": [],
+            "text": [],
+            "flags": list(self.spec.flags),
+            "n_rows": frame.height,
+        }
         for col in self.spec.numeric:
             x = frame[col].cast(pl.Float64).to_numpy()
             present = x[np.isfinite(x)]
@@ -81,8 +88,16 @@ class FeaturePipeline:
             use_log = bool(len(present) and present.min() >= 0 and abs(_skew(filled)) > cfg.skew_threshold)
             t = np.log1p(filled) if use_log else filled
             center, scale = _standardize_stats(t)
-            state["numeric"].append({"name": col, "fill": fill, "log": use_log, "center": center, "scale": scale,
-                                     "missing_flag": bool(len(present) < len(x))})
+            state["numeric"].append(
+                {
+                    "name": col,
+                    "fill": fill,
+                    "log": use_log,
+                    "center": center,
+                    "scale": scale,
+                    "missing_flag": bool(len(present) < len(x)),
+                }
+            )
         for col in self.spec.categorical:
             values = frame[col].cast(pl.Utf8).fill_null(MISSING)
             counts = values.value_counts(sort=True)
@@ -126,8 +141,13 @@ class FeaturePipeline:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         cfg = self.config
-        vec = TfidfVectorizer(max_features=cfg.text_max_features, min_df=min(cfg.text_min_df, max(1, len(docs) // 4)),
-                              sublinear_tf=True, lowercase=True, dtype=np.float32)
+        vec = TfidfVectorizer(
+            max_features=cfg.text_max_features,
+            min_df=min(cfg.text_min_df, max(1, len(docs) // 4)),
+            sublinear_tf=True,
+            lowercase=True,
+            dtype=np.float32,
+        )
         try:
             tfidf = vec.fit_transform(docs)
         except ValueError:  # empty vocabulary (e.g. all docs empty)
@@ -138,8 +158,12 @@ class FeaturePipeline:
         svd = TruncatedSVD(n_components=k, random_state=cfg.seed, algorithm="randomized", n_iter=4)
         svd.fit(tfidf)
         vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
-        return {"name": col, "vocabulary": vocab, "idf": vec.idf_.astype(float).tolist(),
-                "components": svd.components_.astype(float).tolist()}
+        return {
+            "name": col,
+            "vocabulary": vocab,
+            "idf": vec.idf_.astype(float).tolist(),
+            "components": svd.components_.astype(float).tolist(),
+        }
 
     # ------------------------------------------------------------ transform
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
@@ -193,8 +217,13 @@ class FeaturePipeline:
         for s in st["text"]:
             blocks.append({"values": _text_svd(frame[s["name"]], s), "scale": True, "clip": True})
         if st["flags"]:
-            blocks.append({"values": frame.select(st["flags"]).fill_null(0.0).to_numpy().astype(np.float64),
-                           "scale": False, "clip": False})
+            blocks.append(
+                {
+                    "values": frame.select(st["flags"]).fill_null(0.0).to_numpy().astype(np.float64),
+                    "scale": False,
+                    "clip": False,
+                }
+            )
         return blocks
 
     def _oof_target_encoding(self, values: pl.Series, y: np.ndarray) -> np.ndarray:
@@ -207,8 +236,11 @@ class FeaturePipeline:
             fit_rows = inner != f
             prior = float(y[fit_rows].mean())
             _, means = self._level_stats(values.filter(pl.Series(fit_rows)), y[fit_rows], prior)
-            out[~fit_rows] = values.filter(pl.Series(~fit_rows)).replace_strict(
-                means, default=prior, return_dtype=pl.Float64).to_numpy()
+            out[~fit_rows] = (
+                values.filter(pl.Series(~fit_rows))
+                .replace_strict(means, default=prior, return_dtype=pl.Float64)
+                .to_numpy()
+            )
         return out
 
     def _assemble(self, blocks: list[dict[str, Any]]) -> np.ndarray:
@@ -236,7 +268,9 @@ class FeaturePipeline:
     def feature_names_(self) -> list[str]:
         st = self.state_
         assert st is not None
-        names = [s["name"] for s in st["numeric"]] + [f"{s['name']}__missing" for s in st["numeric"] if s["missing_flag"]]
+        names = [s["name"] for s in st["numeric"]] + [
+            f"{s['name']}__missing" for s in st["numeric"] if s["missing_flag"]
+        ]
         for s in st["categorical"]:
             names += [f"{s['name']}={lv}" for lv in s["levels"]] + [f"{s['name']}={OTHER}"]
         for s in st["high_cardinality"]:
@@ -281,8 +315,11 @@ def _text_svd(texts: pl.Series, s: dict[str, Any]) -> np.ndarray:
     n = len(texts)
     if not s["vocabulary"]:
         return np.zeros((n, 0))
-    counts = CountVectorizer(vocabulary=s["vocabulary"], lowercase=True).transform(
-        texts.cast(pl.Utf8).fill_null("").to_list()).astype(np.float64)
+    counts = (
+        CountVectorizer(vocabulary=s["vocabulary"], lowercase=True)
+        .transform(texts.cast(pl.Utf8).fill_null("").to_list())
+        .astype(np.float64)
+    )
     counts.data = 1.0 + np.log(counts.data)
     tfidf = counts @ sp.diags(np.asarray(s["idf"]))
     norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1))).ravel()

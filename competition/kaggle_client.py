@@ -31,7 +31,7 @@ def api() -> Any:
         raise CompError(CREDENTIALS_HELP) from exc
     except ImportError as exc:
         raise CompError("The `kaggle` package is not installed: pip install kaggle") from exc
-    except Exception as exc:  # noqa: BLE001 - the client raises many kinds on bad config
+    except Exception as exc:
         raise CompError(f"Kaggle authentication failed: {exc}. {CREDENTIALS_HELP}") from exc
     return client
 
@@ -41,7 +41,7 @@ def download(slug: str, data_dir: Path) -> list[Path]:
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         client.competition_download_files(slug, path=str(data_dir), quiet=False)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise CompError(f"Kaggle download of {slug!r} failed: {exc}. Did you accept the competition rules?") from exc
     archive = data_dir / f"{slug}.zip"
     if archive.exists():
@@ -55,6 +55,6 @@ def submit(slug: str, file: Path, message: str) -> str:
     client = api()
     try:
         result = client.competition_submit(str(file), message, slug)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise CompError(f"Kaggle submission to {slug!r} failed: {exc}") from exc
     return str(getattr(result, "message", result) or "submitted")

@@ -57,17 +57,23 @@ def log_family_folds(logger: RunLogger, parent: str, result: TrainingResult, plo
             points.append(("n_valid_rows", len(fold.valid), 0))
             logger.metric_series(run, points)
             if any(fam.result.history[j].get("train") for j in idx):
-                png = learning_curve(plots_dir / f"learning_curve_{fam.name}_fold{f}.png",
-                                     f"{result.spec.name} · {fam.name} · fold {f} (log-RMSE {fam.fold_scores[f]:.4f})",
-                                     [fam.result.history[j] for j in idx], [f"seed {r}" for r in range(len(idx))],
-                                     [int(fam.result.best_iteration[j]) for j in idx], xlabel=label_unit)
+                png = learning_curve(
+                    plots_dir / f"learning_curve_{fam.name}_fold{f}.png",
+                    f"{result.spec.name} · {fam.name} · fold {f} (log-RMSE {fam.fold_scores[f]:.4f})",
+                    [fam.result.history[j] for j in idx],
+                    [f"seed {r}" for r in range(len(idx))],
+                    [int(fam.result.best_iteration[j]) for j in idx],
+                    xlabel=label_unit,
+                )
                 logger.artifact(run, png)
             logger.end(run)
         if fam.result.importance:
-            png = importance_bar(plots_dir / f"importance_{fam.name}.png", f"{fam.name} gain importance",
-                                 fam.result.importance)
-            lines = ["feature,gain"] + [f'"{k}",{v}' for k, v in sorted(fam.result.importance.items(),
-                                                                       key=lambda kv: -kv[1])]
+            png = importance_bar(
+                plots_dir / f"importance_{fam.name}.png", f"{fam.name} gain importance", fam.result.importance
+            )
+            lines = ["feature,gain"] + [
+                f'"{k}",{v}' for k, v in sorted(fam.result.importance.items(), key=lambda kv: -kv[1])
+            ]
             (plots_dir / f"importance_{fam.name}.csv").write_text("\n".join(lines) + "\n")
             del png
 
@@ -90,9 +96,16 @@ def parent_summary(result: TrainingResult) -> dict[str, float]:
     return metrics
 
 
-def train(spec: CompetitionSpec, data_dir: Path, config: RunConfig, workspace: Workspace,
-          run_name: str | None = None, tracking_uri: str | None = None, progress: Any | None = None,
-          data: CompetitionData | None = None) -> TrainOutcome:
+def train(
+    spec: CompetitionSpec,
+    data_dir: Path,
+    config: RunConfig,
+    workspace: Workspace,
+    run_name: str | None = None,
+    tracking_uri: str | None = None,
+    progress: Any | None = None,
+    data: CompetitionData | None = None,
+) -> TrainOutcome:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if data is None:
@@ -103,8 +116,15 @@ def train(spec: CompetitionSpec, data_dir: Path, config: RunConfig, workspace: W
     t0 = time.perf_counter()
     uri = resolve_tracking_uri(tracking_uri, workspace)
     logger = RunLogger(uri, spec.name, workspace)
-    tags = {"comp_kind": "train", "competition": spec.name, "model": config.run.model, "split": config.run.split,
-            "git_commit": git_commit(), "data_digest": data.digest, "device": device}
+    tags = {
+        "comp_kind": "train",
+        "competition": spec.name,
+        "model": config.run.model,
+        "split": config.run.split,
+        "git_commit": git_commit(),
+        "data_digest": data.digest,
+        "device": device,
+    }
     parent = logger.start(run_name, tags)
     logger.params(parent, config.flat())
     timings["tracking"] = time.perf_counter() - t0
@@ -120,9 +140,15 @@ def train(spec: CompetitionSpec, data_dir: Path, config: RunConfig, workspace: W
         sub_path = write_submission(submission, workspace.submissions_dir(spec.name) / f"{parent}.csv")
         timings["write"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        logger.tags(parent, {"split": result.split, "split_fingerprint": result.split_fingerprint,
-                             "prediction_path": ",".join(f"{f.name}:{f.prediction_path}" for f in result.families),
-                             "members": ",".join(f.name for f in result.families)})
+        logger.tags(
+            parent,
+            {
+                "split": result.split,
+                "split_fingerprint": result.split_fingerprint,
+                "prediction_path": ",".join(f"{f.name}:{f.prediction_path}" for f in result.families),
+                "members": ",".join(f.name for f in result.families),
+            },
+        )
         with tempfile.TemporaryDirectory() as tmpdir:
             plots = Path(tmpdir)
             log_family_folds(logger, parent, result, plots)

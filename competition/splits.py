@@ -43,20 +43,25 @@ def time_folds(order_key: np.ndarray, k: int) -> list[Fold]:
 
 def holdout(n: int, share: float, seed: int, order_key: np.ndarray | None) -> list[Fold]:
     """One fold validating on the latest `share` of rows (time order) or a random share."""
-    n_valid = max(1, int(round(n * share)))
-    order = np.argsort(order_key, kind="stable") if order_key is not None else np.random.default_rng(seed).permutation(n)
-    return [Fold(train=np.sort(order[: n - n_valid]), valid=np.sort(order[n - n_valid:]))]
+    n_valid = max(1, round(n * share))
+    order = (
+        np.argsort(order_key, kind="stable") if order_key is not None else np.random.default_rng(seed).permutation(n)
+    )
+    return [Fold(train=np.sort(order[: n - n_valid]), valid=np.sort(order[n - n_valid :]))]
 
 
-def make_folds(kind: SplitKind, n: int, folds: int, seed: int, order_key: np.ndarray | None,
-               holdout_share: float = 0.2) -> list[Fold]:
+def make_folds(
+    kind: SplitKind, n: int, folds: int, seed: int, order_key: np.ndarray | None, holdout_share: float = 0.2
+) -> list[Fold]:
     if kind == "holdout":
         if not 0 < holdout_share < 1:
             raise CompError(f"holdout share must be between 0 and 1, got {holdout_share}")
         return holdout(n, holdout_share, seed, order_key)
     if folds < 2:
-        raise CompError(f"--folds must be at least 2 for {kind} validation (got {folds}); use --split holdout "
-                        "for a single validation block.")
+        raise CompError(
+            f"--folds must be at least 2 for {kind} validation (got {folds}); use --split holdout "
+            "for a single validation block."
+        )
     needed = folds + 1 if kind == "time" else folds
     if needed * 2 > n:
         raise CompError(f"--folds {folds} is too many for {n} training rows (each fold needs at least 2 rows).")

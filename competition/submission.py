@@ -46,6 +46,6 @@ def read_submission(spec: CompetitionSpec, path: Path) -> pl.DataFrame:
         raise CompError(f"Submission file not found: {path}")
     try:
         frame = pl.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
+    except Exception as exc:
         raise CompError(f"{path} is not a readable CSV: {exc}") from exc
     return frame

@@ -46,7 +46,7 @@ def experiment_id(mlflow_client: Any, name: str, workspace: Workspace, uri: str)
         location = workspace.artifact_root.as_uri()
     try:
         return mlflow_client.create_experiment(name, artifact_location=location)
-    except Exception:  # noqa: BLE001 - created concurrently by another process
+    except Exception:
         exp = mlflow_client.get_experiment_by_name(name)
         if exp is None:
             raise
@@ -60,8 +60,13 @@ def is_secret(key: str) -> bool:
 
 def git_commit(cwd: Path | None = None) -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=cwd or Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=cwd or Path(__file__).resolve().parent,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -87,7 +92,7 @@ class RunLogger:
 
         items = [Param(k, str(v)[:6000]) for k, v in params.items() if not is_secret(k)]
         for i in range(0, len(items), 100):
-            self.client.log_batch(run_id, params=items[i:i + 100])
+            self.client.log_batch(run_id, params=items[i : i + 100])
 
     def metrics(self, run_id: str, values: dict[str, float], step: int = 0) -> None:
         self.metric_series(run_id, ((k, v, step) for k, v in values.items()))
@@ -98,7 +103,7 @@ class RunLogger:
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, int(s)) for k, v, s in points]
         for i in range(0, len(items), 1000):
-            self.client.log_batch(run_id, metrics=items[i:i + 1000])
+            self.client.log_batch(run_id, metrics=items[i : i + 1000])
 
     def tags(self, run_id: str, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag

@@ -98,9 +98,15 @@ def prepare_frames(spec: CompetitionSpec, data: CompetitionData) -> tuple[pl.Dat
     return train.frame, test.frame, unparsable
 
 
-def build_fold_matrices(spec: CompetitionSpec, config: RunConfig, train: pl.DataFrame, test: pl.DataFrame,
-                        y_log: np.ndarray, folds: list[Fold], progress: Any | None = None
-                        ) -> tuple[FoldMatrices, list[FeaturePipeline]]:
+def build_fold_matrices(
+    spec: CompetitionSpec,
+    config: RunConfig,
+    train: pl.DataFrame,
+    test: pl.DataFrame,
+    y_log: np.ndarray,
+    folds: list[Fold],
+    progress: Any | None = None,
+) -> tuple[FoldMatrices, list[FeaturePipeline]]:
     """Fit one FeaturePipeline per fold on that fold's training rows only, then transform all rows."""
     mats = FoldMatrices(train=[], test=[], names=[])
     pipelines = []
@@ -129,13 +135,13 @@ def make_members(folds: list[Fold], seeds: int, base_seed: int, keep_train: np.n
     for f, fold in enumerate(folds):
         train_rows = fold.train[keep_train[fold.train]]
         for s in range(seeds):
-            members.append(Member(fold=f, seed=base_seed + 1000 * s + f, train_idx=train_rows,
-                                  valid_idx=fold.valid))
+            members.append(Member(fold=f, seed=base_seed + 1000 * s + f, train_idx=train_rows, valid_idx=fold.valid))
     return members
 
 
-def score_members(members: list[Member], result: FamilyResult, folds: list[Fold], y_log: np.ndarray
-                  ) -> tuple[np.ndarray, list[float], float]:
+def score_members(
+    members: list[Member], result: FamilyResult, folds: list[Fold], y_log: np.ndarray
+) -> tuple[np.ndarray, list[float], float]:
     """Seed-averaged OOF predictions, per-fold scores and the OOF score over validated rows."""
     n = len(y_log)
     total = np.zeros(n)
@@ -150,8 +156,9 @@ def score_members(members: list[Member], result: FamilyResult, folds: list[Fold]
     return oof, fold_scores, log_rmse_from_logs(oof[seen], y_log[seen])
 
 
-def run_training(data: CompetitionData, config: RunConfig, device: str, progress: Any | None = None,
-                 on_phase: Any | None = None) -> TrainingResult:
+def run_training(
+    data: CompetitionData, config: RunConfig, device: str, progress: Any | None = None, on_phase: Any | None = None
+) -> TrainingResult:
     spec = data.spec
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -160,7 +167,7 @@ def run_training(data: CompetitionData, config: RunConfig, device: str, progress
     timings["prepare"] = time.perf_counter() - t0
 
     split = resolve_split(spec, config)
-    order_key = (data.train[spec.time_order_column].to_numpy() if spec.time_order_column else None)
+    order_key = data.train[spec.time_order_column].to_numpy() if spec.time_order_column else None
     folds = make_folds(split, train.height, config.run.folds, config.run.seed, order_key, config.run.holdout_share)
     keep = np.ones(train.height, dtype=bool)
     if config.run.drop_outliers and spec.outlier_rule is not None:
@@ -187,13 +194,28 @@ def run_training(data: CompetitionData, config: RunConfig, device: str, progress
         members = make_members(folds, config.run.seeds, config.run.seed, keep)
         result = family.fit(mats, y_log, members, config, device, progress)
         oof, fold_scores, oof_score = score_members(members, result, folds, y_log)
-        run = FamilyRun(name=name, members=members, result=result, oof_log=oof, fold_scores=fold_scores,
-                        oof_score=oof_score, test_log=result.test_pred.mean(axis=0), prediction_path="cv-average")
+        run = FamilyRun(
+            name=name,
+            members=members,
+            result=result,
+            oof_log=oof,
+            fold_scores=fold_scores,
+            oof_score=oof_score,
+            test_log=result.test_pred.mean(axis=0),
+            prediction_path="cv-average",
+        )
         if refit and refit_mats is not None:
             rounds = int(np.median(result.best_iteration)) + 1
-            run.refit_members = [Member(fold=0, seed=config.run.seed + 7919 * s, train_idx=np.flatnonzero(keep),
-                                        valid_idx=np.zeros(0, dtype=np.int64), epochs=rounds)
-                                 for s in range(config.run.seeds)]
+            run.refit_members = [
+                Member(
+                    fold=0,
+                    seed=config.run.seed + 7919 * s,
+                    train_idx=np.flatnonzero(keep),
+                    valid_idx=np.zeros(0, dtype=np.int64),
+                    epochs=rounds,
+                )
+                for s in range(config.run.seeds)
+            ]
             run.refit_result = family.fit(refit_mats, y_log, run.refit_members, config, device, progress)
             run.test_log = run.refit_result.test_pred.mean(axis=0)
             run.prediction_path = "refit-full"
@@ -207,9 +229,23 @@ def run_training(data: CompetitionData, config: RunConfig, device: str, progress
     seen = np.isfinite(oof_log)
     fold_scores = [log_rmse_from_logs(oof_log[f.valid], y_log[f.valid]) for f in folds]
     return TrainingResult(
-        spec=spec, config=config, split=split, folds=folds, split_fingerprint=fingerprint(folds),
-        pipelines=pipelines, refit_pipeline=refit_pipeline, families=families, oof_log=oof_log,
-        oof_score=log_rmse_from_logs(oof_log[seen], y_log[seen]), fold_scores=fold_scores, test_log=test_log,
-        blend_weights=weights, train_ids=data.train[spec.id_column].to_numpy(),
-        test_ids=data.test[spec.id_column].to_numpy(), y_log=y_log, dropped_outliers=int((~keep).sum()),
-        unparsable=unparsable, timings=timings)
+        spec=spec,
+        config=config,
+        split=split,
+        folds=folds,
+        split_fingerprint=fingerprint(folds),
+        pipelines=pipelines,
+        refit_pipeline=refit_pipeline,
+        families=families,
+        oof_log=oof_log,
+        oof_score=log_rmse_from_logs(oof_log[seen], y_log[seen]),
+        fold_scores=fold_scores,
+        test_log=test_log,
+        blend_weights=weights,
+        train_ids=data.train[spec.id_column].to_numpy(),
+        test_ids=data.test[spec.id_column].to_numpy(),
+        y_log=y_log,
+        dropped_outliers=int((~keep).sum()),
+        unparsable=unparsable,
+        timings=timings,
+    )

@@ -48,12 +48,20 @@ class FamilyResult:
 class ModelFamily(Protocol):
     name: str
 
-    def fit(self, mats: FoldMatrices, y_log: np.ndarray, members: list[Member], config: Any, device: str,
-            progress: Any | None = None) -> FamilyResult: ...
+    def fit(
+        self,
+        mats: FoldMatrices,
+        y_log: np.ndarray,
+        members: list[Member],
+        config: Any,
+        device: str,
+        progress: Any | None = None,
+    ) -> FamilyResult: ...
 
     def save(self, result: FamilyResult, folder: Path) -> None:
         """Write what `predict` needs into `folder`: JSON, text or safetensors only (no pickle)."""
 
-    def predict(self, folder: Path, test: list[np.ndarray], members: list[dict[str, int]], config: Any,
-                device: str) -> np.ndarray:
+    def predict(
+        self, folder: Path, test: list[np.ndarray], members: list[dict[str, int]], config: Any, device: str
+    ) -> np.ndarray:
         """(members, test rows) log predictions from a saved folder."""

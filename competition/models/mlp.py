@@ -13,6 +13,7 @@ members share its batch.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,14 +21,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+
 @dataclass(frozen=True)
 class MLPConfig:
     hidden: int = 256
     depth: int = 2
-    dropout: float = 0.1
+    dropout: float = 0.3
     activation: str = "silu"
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
+    lr: float = 5e-4
+    weight_decay: float = 1.0
     """AdamW decoupled weight decay (applied to weights, not biases)."""
     l1: float = 0.0
     """Optional L1 penalty on the first layer's weights (feature selection pressure)."""
@@ -70,8 +72,7 @@ class TrainedMembers:
 
 
 def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    acts = {"relu": torch.relu, "silu": torch.nn.functional.silu, "gelu": torch.nn.functional.gelu,
-            "tanh": torch.tanh}
+    acts = {"relu": torch.relu, "silu": torch.nn.functional.silu, "gelu": torch.nn.functional.gelu, "tanh": torch.tanh}
     if name not in acts:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(acts)}")
     return acts[name]
@@ -83,7 +84,7 @@ def init_weights(members: list[Member], n_in: int, cfg: MLPConfig, device: torch
     params: list[list[torch.Tensor]] = [[] for _ in range(2 * (len(dims) - 1))]
     for m in members:
         g = torch.Generator().manual_seed(int(m.seed))
-        for layer, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+        for layer, (a, b) in enumerate(itertools.pairwise(dims)):
             gain = math.sqrt(2.0) if layer < len(dims) - 2 else 1.0
             bound = gain * math.sqrt(3.0 / max(a, 1))
             params[2 * layer].append((torch.rand(a, b, generator=g) * 2 - 1) * bound)
@@ -91,8 +92,13 @@ def init_weights(members: list[Member], n_in: int, cfg: MLPConfig, device: torch
     return [torch.stack(p).to(device) for p in params]
 
 
-def forward(weights: list[torch.Tensor], x: torch.Tensor, act: Callable, noise: torch.Tensor | None = None,
-            keep: torch.Tensor | None = None) -> torch.Tensor:
+def forward(
+    weights: list[torch.Tensor],
+    x: torch.Tensor,
+    act: Callable,
+    noise: torch.Tensor | None = None,
+    keep: torch.Tensor | None = None,
+) -> torch.Tensor:
     """x: (M, B, D), or (B, D) shared by all members -> (M, B) standardized predictions.
 
     `noise` (M, B, hidden * layers) holds each member's uniform draws for dropout and `keep`
@@ -111,7 +117,7 @@ def forward(weights: list[torch.Tensor], x: torch.Tensor, act: Callable, noise: 
             h = act(h)
             if noise is not None and keep is not None:
                 width = h.shape[2]
-                h = h * (noise[:, :, offset:offset + width] < keep) / keep
+                h = h * (noise[:, :, offset : offset + width] < keep) / keep
                 offset += width
     return h.squeeze(-1)
 
@@ -167,8 +173,9 @@ def train_members(
     has_valid = n_valid > 0
 
     def per_member(values: list[float | None], default: float) -> torch.Tensor:
-        return torch.as_tensor([default if v is None else v for v in values], device=device,
-                               dtype=torch.float32).view(-1, 1, 1)
+        return torch.as_tensor([default if v is None else v for v in values], device=device, dtype=torch.float32).view(
+            -1, 1, 1
+        )
 
     lr = per_member([m.lr for m in members], cfg.lr)
     wd = per_member([m.weight_decay for m in members], cfg.weight_decay)
@@ -208,17 +215,18 @@ def train_members(
         lr_epoch = lr[a] * _lr_factor(epoch, cfg)
         train_sq = torch.zeros(len(a), device=device)
         for s in range(steps_per_epoch):
-            rows = batch_rows[:, s * bs:(s + 1) * bs]
+            rows = batch_rows[:, s * bs : (s + 1) * bs]
             xb = x_folds[fold_of[a][:, None], rows]
             yb = (y_log[rows] - y_center[a, None]) / y_scale[a, None]
             step += 1
             noise = None
             if use_dropout:
-                noise = torch.stack([torch.rand(rows.shape[1], noise_width, generator=generators[g], device=device)
-                                     for g in a_list])
+                noise = torch.stack(
+                    [torch.rand(rows.shape[1], noise_width, generator=generators[g], device=device) for g in a_list]
+                )
             pred = forward(weights, xb, act, noise, 1.0 - dropout[a])
             err = pred - yb
-            loss_per = (err ** 2).mean(1)
+            loss_per = (err**2).mean(1)
             loss = loss_per.sum()
             if cfg.l1 > 0:
                 loss = loss + cfg.l1 * weights[0].abs().sum()
@@ -226,11 +234,11 @@ def train_members(
             train_sq += loss_per.detach()
             with torch.no_grad():
                 if cfg.grad_clip > 0:
-                    norms = torch.sqrt(sum((g ** 2).sum(dim=(1, 2)) for g in grads))
+                    norms = torch.sqrt(sum((g**2).sum(dim=(1, 2)) for g in grads))
                     factor = (cfg.grad_clip / (norms + 1e-6)).clamp(max=1.0).view(-1, 1, 1)
                     grads = [g * factor for g in grads]
-                bc1 = 1 - b1 ** step
-                bc2 = 1 - b2 ** step
+                bc1 = 1 - b1**step
+                bc2 = 1 - b2**step
                 for i, (w, g) in enumerate(zip(weights, grads, strict=True)):
                     adam_m[i].mul_(b1).add_(g, alpha=1 - b1)
                     adam_v[i].mul_(b2).addcmul_(g, g, value=1 - b2)
@@ -265,17 +273,30 @@ def train_members(
             weights = [w.detach()[keep].clone().requires_grad_(True) for w in weights]
             adam_m = [m_[keep] for m_ in adam_m]
             adam_v = [v_[keep] for v_ in adam_v]
-    return TrainedMembers(weights=best, y_center=y_center, y_scale=y_scale, best_epoch=best_epoch.cpu().numpy(),
-                          best_valid=best_valid.cpu().numpy(), history=history, epochs_run=epochs_run)
+    return TrainedMembers(
+        weights=best,
+        y_center=y_center,
+        y_scale=y_scale,
+        best_epoch=best_epoch.cpu().numpy(),
+        best_valid=best_valid.cpu().numpy(),
+        history=history,
+        epochs_run=epochs_run,
+    )
 
 
 @torch.no_grad()
-def predict_members(weights: list[torch.Tensor], y_center: torch.Tensor, y_scale: torch.Tensor,
-                    x_by_member: torch.Tensor, activation: str, chunk: int = 8192) -> torch.Tensor:
+def predict_members(
+    weights: list[torch.Tensor],
+    y_center: torch.Tensor,
+    y_scale: torch.Tensor,
+    x_by_member: torch.Tensor,
+    activation: str,
+    chunk: int = 8192,
+) -> torch.Tensor:
     """Log-price predictions (M, N) for member-specific inputs (M, N, D) or shared rows (N, D)."""
     act = _activation(activation)
     outs = []
     for start in range(0, x_by_member.shape[-2], chunk):
-        xb = x_by_member[start:start + chunk] if x_by_member.dim() == 2 else x_by_member[:, start:start + chunk]
+        xb = x_by_member[start : start + chunk] if x_by_member.dim() == 2 else x_by_member[:, start : start + chunk]
         outs.append(forward(weights, xb, act) * y_scale[:, None] + y_center[:, None])
     return torch.cat(outs, dim=1)

@@ -32,8 +32,15 @@ def steps_per_epoch(members: list[Member], batch_size: int) -> int:
 class MLPFamily:
     name = "mlp"
 
-    def fit(self, mats: FoldMatrices, y_log: np.ndarray, members: list[Member], config: Any, device: str,
-            progress: Any | None = None) -> FamilyResult:
+    def fit(
+        self,
+        mats: FoldMatrices,
+        y_log: np.ndarray,
+        members: list[Member],
+        config: Any,
+        device: str,
+        progress: Any | None = None,
+    ) -> FamilyResult:
         cfg: MLPConfig = config.mlp
         x = stack_folds([np.vstack([tr, te]) for tr, te in zip(mats.train, mats.test, strict=True)], device)
         n_train = mats.train[0].shape[0]
@@ -60,16 +67,31 @@ class MLPFamily:
             sl = [w[j : j + 1] for w in trained.weights]
             p = predict_members(sl, trained.y_center[j : j + 1], trained.y_scale[j : j + 1], xv, cfg.activation)
             valid_pred.append(p[0].cpu().numpy().astype(np.float64))
-        test_pred = self._predict_tensor(trained.weights, trained.y_center, trained.y_scale, x[:, n_train:], fold_of,
-                                         cfg.activation)
-        return FamilyResult(valid_pred=valid_pred, test_pred=test_pred, best_iteration=trained.best_epoch,
-                            history=trained.history,
-                            extra={"weights": trained.weights, "y_center": trained.y_center,
-                                   "y_scale": trained.y_scale, "width": x.shape[2]})
+        test_pred = self._predict_tensor(
+            trained.weights, trained.y_center, trained.y_scale, x[:, n_train:], fold_of, cfg.activation
+        )
+        return FamilyResult(
+            valid_pred=valid_pred,
+            test_pred=test_pred,
+            best_iteration=trained.best_epoch,
+            history=trained.history,
+            extra={
+                "weights": trained.weights,
+                "y_center": trained.y_center,
+                "y_scale": trained.y_scale,
+                "width": x.shape[2],
+            },
+        )
 
     @staticmethod
-    def _predict_tensor(weights: list[torch.Tensor], y_center: torch.Tensor, y_scale: torch.Tensor,
-                        x_test: torch.Tensor, fold_of: torch.Tensor, activation: str) -> np.ndarray:
+    def _predict_tensor(
+        weights: list[torch.Tensor],
+        y_center: torch.Tensor,
+        y_scale: torch.Tensor,
+        x_test: torch.Tensor,
+        fold_of: torch.Tensor,
+        activation: str,
+    ) -> np.ndarray:
         out = np.zeros((len(fold_of), x_test.shape[1]))
         for f in torch.unique(fold_of).tolist():
             idx = torch.nonzero(fold_of == f).flatten()
@@ -83,11 +105,13 @@ class MLPFamily:
         tensors["y_center"] = result.extra["y_center"].detach().cpu().contiguous()
         tensors["y_scale"] = result.extra["y_scale"].detach().cpu().contiguous()
         save_file(tensors, str(folder / "mlp_weights.safetensors"))
-        (folder / "mlp_meta.json").write_text(json.dumps({"width": result.extra["width"],
-                                                          "n_tensors": len(result.extra["weights"])}))
+        (folder / "mlp_meta.json").write_text(
+            json.dumps({"width": result.extra["width"], "n_tensors": len(result.extra["weights"])})
+        )
 
-    def predict(self, folder: Path, test: list[np.ndarray], members: list[dict[str, int]], config: Any,
-                device: str) -> np.ndarray:
+    def predict(
+        self, folder: Path, test: list[np.ndarray], members: list[dict[str, int]], config: Any, device: str
+    ) -> np.ndarray:
         meta = json.loads((folder / "mlp_meta.json").read_text())
         tensors = load_file(str(folder / "mlp_weights.safetensors"), device=device)
         weights = [tensors[f"w{i}"] for i in range(meta["n_tensors"])]
@@ -95,5 +119,4 @@ class MLPFamily:
         for i, m in enumerate(test):
             x[i, :, : m.shape[1]] = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32)).to(device)
         fold_of = torch.as_tensor([m["fold"] for m in members], device=device)
-        return self._predict_tensor(weights, tensors["y_center"], tensors["y_scale"], x, fold_of,
-                                    config.mlp.activation)
+        return self._predict_tensor(weights, tensors["y_center"], tensors["y_scale"], x, fold_of, config.mlp.activation)
