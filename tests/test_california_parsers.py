@@ -7,6 +7,7 @@ columns (Zip included) Float64, text columns nullable Utf8 with the literal "Non
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from typing import Any
 
@@ -79,8 +80,16 @@ def prep(*overrides: dict[str, Any]) -> Prepared:
     return SPEC.prepare(raw_frame(*overrides))
 
 
-def column(col: str, *overrides: dict[str, Any]) -> list[Any]:
-    return prep(*overrides).frame[col].to_list()
+@functools.cache
+def prepared_values(col: str, values: tuple[Any, ...]) -> Prepared:
+    """One `prepare` call over many values of one column, shared by the cases of a parametrized test."""
+    return prep(*({col: v} for v in values))
+
+
+def row_for(col: str, cases: list[tuple[Any, ...]], value: Any) -> dict[str, Any]:
+    """The prepared row of `value`, from one `prepare` call over all cases of a parametrized test (fast)."""
+    values = tuple(case[0] for case in cases)
+    return prepared_values(col, values).frame.row(values.index(value), named=True)
 
 
 def test_raw_columns_match_the_real_files() -> None:
@@ -148,24 +157,26 @@ def test_prepare_is_row_wise() -> None:
 
 
 # ----------------------------------------------------------------------------- Bedrooms
-@pytest.mark.parametrize(
-    ("value", "count", "is_text"),
-    [
-        ("3", 3.0, 0.0),
-        ("0", 0.0, 0.0),
-        ("Master Suite / Retreat, Walk-in Closet", 1.0, 1.0),
-        ("Ground Floor Bedroom, Master Bedroom on Ground Floor", 2.0, 1.0),
-        ("Walk-in Closet", 0.0, 1.0),
-        ("Master Suite / Retreat", 1.0, 1.0),
-        ("Reverse Floor Plan, Ground Floor Bedroom", 1.0, 1.0),
-        ("More than One Bedroom on Ground Floor", 2.0, 1.0),
-    ],
-)
+BEDROOM_CASES = [
+    ("3", 3.0, 0.0),
+    ("0", 0.0, 0.0),
+    ("Master Suite / Retreat, Walk-in Closet", 1.0, 1.0),
+    ("Ground Floor Bedroom, Master Bedroom on Ground Floor", 2.0, 1.0),
+    ("Walk-in Closet", 0.0, 1.0),
+    ("Master Suite / Retreat", 1.0, 1.0),
+    ("Reverse Floor Plan, Ground Floor Bedroom", 1.0, 1.0),
+    ("More than One Bedroom on Ground Floor", 2.0, 1.0),
+]
+
+
+@pytest.mark.parametrize(("value", "count", "is_text"), BEDROOM_CASES)
 def test_bedrooms(value: str, count: float, is_text: float) -> None:
-    out = prep({"Bedrooms": value})
-    assert out.frame["Bedrooms"].to_list() == [count]
-    assert out.frame["bedrooms_from_text"].to_list() == [is_text]
-    assert out.unparsable == {}
+    row = row_for("Bedrooms", BEDROOM_CASES, value)
+    assert (row["Bedrooms"], row["bedrooms_from_text"]) == (count, is_text)
+
+
+def test_bedroom_digits_and_feature_lists_are_all_parsable() -> None:
+    assert prepared_values("Bedrooms", tuple(case[0] for case in BEDROOM_CASES)).unparsable == {}
 
 
 def test_bedroom_features_and_missing_or_unparsable_bedrooms() -> None:
@@ -380,22 +391,23 @@ def test_names_are_cleaned_and_region_city_mismatch_flagged() -> None:
     assert f["region_differs_city"].to_list() == [1.0, 0.0, 0.0]
 
 
-@pytest.mark.parametrize(
-    ("address", "unit", "space", "parcel"),
-    [
-        ("1085 Tasman Dr SPACE 818", 0.0, 1.0, 0.0),
-        ("540 Delancey St UNIT 204", 1.0, 0.0, 0.0),
-        ("555 Fulton St #215", 1.0, 0.0, 0.0),
-        ("555 Fulton St STE 206", 1.0, 0.0, 0.0),
-        ("0 113th St", 0.0, 0.0, 1.0),
-        ("0 Apn 255 #280-24-00", 0.0, 0.0, 1.0),
-        ("540 Pine Ln", 0.0, 0.0, 0.0),
-        ("10750 Braddock Dr", 0.0, 0.0, 0.0),
-    ],
-)
+ADDRESS_CASES = [
+    ("1085 Tasman Dr SPACE 818", 0.0, 1.0, 0.0),
+    ("540 Delancey St UNIT 204", 1.0, 0.0, 0.0),
+    ("555 Fulton St #215", 1.0, 0.0, 0.0),
+    ("555 Fulton St STE 206", 1.0, 0.0, 0.0),
+    ("12422 Villa Ct #2", 1.0, 0.0, 0.0),
+    ("0 113th St", 0.0, 0.0, 1.0),
+    ("0 Apn 255 #280-24-00", 0.0, 0.0, 1.0),
+    ("540 Pine Ln", 0.0, 0.0, 0.0),
+    ("7415 O Donovan Rd", 0.0, 0.0, 0.0),
+]
+
+
+@pytest.mark.parametrize(("address", "unit", "space", "parcel"), ADDRESS_CASES)
 def test_address_flags(address: str, unit: float, space: float, parcel: float) -> None:
-    f = prep({"Address": address}).frame
-    assert (f["address_has_unit"][0], f["address_has_space"][0], f["address_is_parcel"][0]) == (unit, space, parcel)
+    row = row_for("Address", ADDRESS_CASES, address)
+    assert (row["address_has_unit"], row["address_has_space"], row["address_is_parcel"]) == (unit, space, parcel)
 
 
 # ----------------------------------------------------------------------------- Summary
@@ -409,49 +421,49 @@ def test_summary_leak_phrase_and_zestimates() -> None:
     assert f["log_stated_sale_price"].to_list() == [pytest.approx(math.log(500000)), None]
 
 
-@pytest.mark.parametrize(
-    ("text", "beds", "baths", "sqft", "acres"),
-    [
-        ("HURRY, HURRY.......Great house 3 bed and 2 bath", 3.0, 2.0, None, None),
-        ("Rare 2-story Gated 5 bedroom Modern Mediterranean", 5.0, None, None, None),
-        ("Charming three bedroom home with 2.5 baths on 1,200 sq ft", 3.0, 2.5, 1200.0, None),
-        ("Condo, 1200 sqft, 1 3/4 baths", None, None, 1200.0, None),
-        ("Beautiful 200 acre ranch land with several pastures", None, None, None, 200.0),
-        ("Someone bedroom-ready? Only 1.5 acres and 2 bathrooms", None, 2.0, None, 1.5),
-    ],
-)
-def test_summary_numbers(text: str, beds: float | None, baths: float | None, sqft: float | None, acres: float | None):
-    f = prep({"Summary": text}).frame
-    got = [f[c][0] for c in ("summary_bedrooms", "summary_bathrooms", "summary_sqft", "summary_acres")]
+NUMBER_CASES = [
+    ("HURRY, HURRY.......Great house 3 bed and 2 bath", 3.0, 2.0, None, None),
+    ("Rare 2-story Gated 5 bedroom Modern Mediterranean", 5.0, None, None, None),
+    ("Charming three bedroom home with 2.5 baths on 1,200 sq ft", 3.0, 2.5, 1200.0, None),
+    ("Condo, 1200 sqft, 1 3/4 baths", None, None, 1200.0, None),
+    ("Beautiful 200 acre ranch land with several pastures", None, None, None, 200.0),
+    ("Someone bedroom-ready? Only 1.5 acres and 2 bathrooms", None, 2.0, None, 1.5),
+    ("LOOK AT THIS PRICE $30k PRICE REDUCTION", None, None, None, None),
+]
+
+
+@pytest.mark.parametrize(("text", "beds", "baths", "sqft", "acres"), NUMBER_CASES)
+def test_summary_numbers(
+    text: str, beds: float | None, baths: float | None, sqft: float | None, acres: float | None
+) -> None:
+    row = row_for("Summary", NUMBER_CASES, text)
+    got = [row[c] for c in ("summary_bedrooms", "summary_bathrooms", "summary_sqft", "summary_acres")]
     assert got == [beds, baths, sqft, acres]
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("'THE PERFECT CABIN TO FLIP!  Strawberry delight", {"summary_fixer"}),
-        ("Sold as-is, investor special", {"summary_fixer"}),
-        ("LOOK AT THIS PRICE $30k PRICE REDUCTION, USE THIS", {"summary_price_reduction"}),
-        ("Sparkling pool and ocean views", {"summary_pool", "summary_view"}),
-        ("Fully remodeled kitchen", {"summary_remodeled"}),
-        ("New construction by a top builder", {"summary_new_construction"}),
-        ("Cash only, no contingencies", {"summary_cash_only"}),
-        ("Home sold at auction", {"summary_auction"}),
-        ("Probate sale, court confirmation required", {"summary_distressed"}),
-        ("Detached ADU with its own entrance", {"summary_adu"}),
-        ("540 Pine Ln, Los Altos, CA 94022 is a single family home.", {"summary_is_template"}),
-        ("Great opportunity to live in the friendly gated community", set()),
-    ],
-)
+KEYWORD_CASES = [
+    ("'THE PERFECT CABIN TO FLIP!  Strawberry delight", {"summary_fixer"}),
+    ("Sold as-is, investor special", {"summary_fixer"}),
+    ("LOOK AT THIS PRICE $30k PRICE REDUCTION, USE THIS", {"summary_price_reduction"}),
+    ("Sparkling pool and ocean views", {"summary_pool", "summary_view"}),
+    ("Fully remodeled kitchen", {"summary_remodeled"}),
+    ("New construction by a top builder", {"summary_new_construction"}),
+    ("Cash only, no contingencies", {"summary_cash_only"}),
+    ("Home sold at auction", {"summary_auction"}),
+    ("Probate sale, court confirmation required", {"summary_distressed"}),
+    ("Detached ADU with its own entrance", {"summary_adu"}),
+    ("540 Pine Ln, Los Altos, CA 94022 is a single family home.", {"summary_is_template"}),
+    ("Great opportunity to live in the friendly gated community", set()),
+    ("Call to preview; the flipper's carpool lane", set()),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), KEYWORD_CASES)
 def test_summary_keyword_flags(text: str, expected: set[str]) -> None:
-    f = prep({"Summary": text}).frame
+    """Word-bounded keywords: "preview", "flipper" and "carpool" fire nothing."""
+    row = row_for("Summary", KEYWORD_CASES, text)
     summary_flags = [c for c in SPEC.features.flags if c.startswith("summary_") and c != "summary_has_sold_phrase"]
-    assert {c for c in summary_flags if f[c][0] == 1.0} == expected
-
-
-def test_summary_words_inside_other_words_do_not_fire() -> None:
-    f = prep({"Summary": "Call to preview; the flipper's carpool lane"}).frame
-    assert (f["summary_view"][0], f["summary_fixer"][0], f["summary_pool"][0]) == (0.0, 0.0, 0.0)
+    assert {c for c in summary_flags if row[c] == 1.0} == expected
 
 
 def test_summary_text_is_cleaned_and_never_null() -> None:
@@ -465,3 +477,13 @@ def test_summary_text_is_cleaned_and_never_null() -> None:
     cleaned = "'THE PERFECT CABIN TO FLIP! Strawberry delight"
     assert f["Summary"].to_list() == [cleaned, "", "", "-"]
     assert f["summary_length"].to_list() == [float(len(cleaned)), 0.0, 0.0, 1.0]
+
+
+def test_schema_is_stable_when_every_value_is_missing() -> None:
+    """Train and test are prepared separately, so an all-missing column must not change a dtype."""
+    base = raw_frame({})
+    empty = base.select(pl.col("Id"), *[pl.lit(None, dtype=t).alias(c) for c, t in base.schema.items() if c != "Id"])
+    out = SPEC.prepare(empty)
+    assert out.frame.schema == SPEC.prepare(base).frame.schema == SPEC.prepare(base.clear()).frame.schema
+    assert out.unparsable == {}
+    assert out.frame["Summary"].to_list() == [""]

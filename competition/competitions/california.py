@@ -77,7 +77,7 @@ BOUNDS: tuple[tuple[str, float, float, str | None], ...] = (
     # Seen: 0, 19, 1471, 2281, 9999 (§2 row 5, §5-6). Listings are 2019-2020, so 2021 (new build) is the top.
     ("Year built", 1800.0, 2021.0, "year_built_invalid"),
     # Seen: junk 1.0 and min 0; 15 Ids above 2000 acres from a sq-ft/acre parser bug (max 1.897474e9, §2 row 9).
-    # The lower bound is exclusive of 1 (see _bounded_lot); the upper bound is that 2000-acre cut-off.
+    # Lot alone has an exclusive lower bound (see `_bounded`): 0 and 1.0 are placeholders. Top: that 2000-acre cut.
     ("Lot", 1.0, 2000.0 * ACRE_SQFT, "lot_invalid"),
     # Seen: min 1, max 1.764164e8; after fixing two parser outliers the max is 35,970 sq ft (§2 row 13).
     ("Total interior livable area", 100.0, 50_000.0, "living_area_invalid"),
@@ -134,8 +134,9 @@ _SPACES_ITEM = r"^\d+ spaces?$"
 """Parking items like "0 spaces": a count stated as text, moved to a numeric column."""
 
 _BEDROOM_ITEM = r"bedroom|suite|master|primary|retreat|guest|nursery"
-"""A Bedrooms text item counts as a bedroom only when it names one (so not "Walk-in Closet",
-"Reverse Floor Plan", "See Remarks")."""
+"""A Bedrooms text item counts as one bedroom only when it names one (so not "Walk-in Closet",
+"Reverse Floor Plan", "See Remarks"); "More than One Bedroom on Ground Floor" counts two. The count is a
+lower bound of the real number of bedrooms, which is why `bedrooms_from_text` goes with it."""
 
 # ----------------------------------------------------------------------------- Summary patterns
 _MONTHS = {

@@ -17,6 +17,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -71,6 +72,28 @@ class TrainedMembers:
     epochs_run: np.ndarray | None = None
 
 
+class _MemberLinear(torch.autograd.Function):
+    """baddbmm whose backward multiplies contiguous operands only.
+
+    Autograd's own bmm backward takes a different kernel path for one member than for many,
+    which changes float rounding; with contiguous operands a member's numbers are the same
+    whatever the batch, so a member trained alone reproduces itself inside an ensemble."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        w = w.contiguous()
+        ctx.save_for_backward(x, w)
+        return torch.baddbmm(b, x, w)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        x, w = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = torch.bmm(grad, w.transpose(1, 2).contiguous()) if ctx.needs_input_grad[0] else None
+        grad_w = torch.bmm(x.transpose(1, 2).contiguous(), grad)
+        return grad_x, grad_w, grad.sum(1, keepdim=True)
+
+
 def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     acts = {"relu": torch.relu, "silu": torch.nn.functional.silu, "gelu": torch.nn.functional.gelu, "tanh": torch.tanh}
     if name not in acts:
@@ -111,6 +134,10 @@ def forward(
         if h.dim() == 2:  # shared rows (N, D) for every member: one GEMM against all members' weights
             m, d, o = w.shape
             h = (h @ w.permute(1, 0, 2).reshape(d, m * o)).view(-1, m, o).permute(1, 0, 2) + b
+        elif w.shape[2] == 1:  # the output unit: a dot product (bmm's matrix-vector path rounds per batch size)
+            h = (h * w.transpose(1, 2)).sum(-1, keepdim=True) + b
+        elif torch.is_grad_enabled():
+            h = _MemberLinear.apply(h, w, b)
         else:
             h = torch.baddbmm(b, h, w)
         if layer < n_layers - 1:
@@ -189,10 +216,17 @@ def train_members(
     y_center = (y_train * t_mask).sum(1) / n_train
     y_scale = torch.sqrt((((y_train - y_center[:, None]) ** 2) * t_mask).sum(1) / n_train).clamp_min(1e-6)
 
-    weights = [w.requires_grad_(True) for w in init_weights(members, x_folds.shape[2], cfg, device)]
-    adam_m = [torch.zeros_like(w) for w in weights]
-    adam_v = [torch.zeros_like(w) for w in weights]
-    best = [w.detach().clone() for w in weights]
+    # All of a member's parameters live in one row of a flat (M, P) buffer; layers are views.
+    # Adam, weight decay, clipping, best-weight copies and freezing are then a few ops on one tensor.
+    init = init_weights(members, x_folds.shape[2], cfg, device)
+    shapes = [w.shape[1:] for w in init]
+    flat = torch.cat([w.reshape(n_members, -1) for w in init], dim=1).requires_grad_(True)
+    decay_mask = torch.cat(
+        [torch.full((int(math.prod(sh)),), float(i % 2 == 0), device=device) for i, sh in enumerate(shapes)]
+    ).view(1, -1)
+    adam_m = torch.zeros_like(flat)
+    adam_v = torch.zeros_like(flat)
+    best = flat.detach().clone()
     best_valid = torch.full((n_members,), float("inf"), device=device)
     best_epoch = torch.zeros(n_members, dtype=torch.long, device=device)
     x_valid = x_folds[fold_of[:, None], valid_idx]
@@ -212,53 +246,53 @@ def train_members(
         perm = _pad_tensors(perms, device)
         slots = perm.gather(1, positions % n_train[a].view(-1, 1))
         batch_rows = train_idx[a].gather(1, slots)
-        lr_epoch = lr[a] * _lr_factor(epoch, cfg)
+        lr_a = lr[a].view(-1, 1) * _lr_factor(epoch, cfg)
+        decay_a = 1 - lr_a * wd[a].view(-1, 1) * decay_mask
+        keep_a = 1.0 - dropout[a]
+        fold_a = fold_of[a][:, None]
+        center_a, scale_a = y_center[a, None], y_scale[a, None]
         train_sq = torch.zeros(len(a), device=device)
         for s in range(steps_per_epoch):
             rows = batch_rows[:, s * bs : (s + 1) * bs]
-            xb = x_folds[fold_of[a][:, None], rows]
-            yb = (y_log[rows] - y_center[a, None]) / y_scale[a, None]
+            xb = x_folds[fold_a, rows]
+            yb = (y_log[rows] - center_a) / scale_a
             step += 1
             noise = None
             if use_dropout:
                 noise = torch.stack(
                     [torch.rand(rows.shape[1], noise_width, generator=generators[g], device=device) for g in a_list]
                 )
-            pred = forward(weights, xb, act, noise, 1.0 - dropout[a])
-            err = pred - yb
-            loss_per = (err**2).mean(1)
+            weights = _views(flat, shapes)
+            pred = forward(weights, xb, act, noise, keep_a)
+            loss_per = ((pred - yb) ** 2).mean(1)
             loss = loss_per.sum()
             if cfg.l1 > 0:
                 loss = loss + cfg.l1 * weights[0].abs().sum()
-            grads = torch.autograd.grad(loss, weights)
+            (grad,) = torch.autograd.grad(loss, flat)
             train_sq += loss_per.detach()
             with torch.no_grad():
                 if cfg.grad_clip > 0:
-                    norms = torch.sqrt(sum((g**2).sum(dim=(1, 2)) for g in grads))
-                    factor = (cfg.grad_clip / (norms + 1e-6)).clamp(max=1.0).view(-1, 1, 1)
-                    grads = [g * factor for g in grads]
-                bc1 = 1 - b1**step
-                bc2 = 1 - b2**step
-                for i, (w, g) in enumerate(zip(weights, grads, strict=True)):
-                    adam_m[i].mul_(b1).add_(g, alpha=1 - b1)
-                    adam_v[i].mul_(b2).addcmul_(g, g, value=1 - b2)
-                    if i % 2 == 0:  # weights decay, biases do not
-                        w.mul_(1 - lr_epoch * wd[a])
-                    w.sub_(lr_epoch * (adam_m[i] / bc1) / ((adam_v[i] / bc2).sqrt() + eps))
+                    norms = grad.pow(2).sum(1, keepdim=True).sqrt_()
+                    grad.mul_((cfg.grad_clip / (norms + 1e-6)).clamp_(max=1.0))
+                adam_m.lerp_(grad, 1 - b1)
+                adam_v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                denom = (adam_v / (1 - b2**step)).sqrt_().add_(eps)
+                flat.mul_(decay_a)
+                flat.sub_(adam_m / denom * (lr_a / (1 - b1**step)))
         with torch.no_grad():
+            weights = _views(flat, shapes)
             train_rmse = torch.sqrt(train_sq / steps_per_epoch) * y_scale[a]
-            pred = forward(weights, x_valid[a], act) * y_scale[a, None] + y_center[a, None]
+            pred = forward(weights, x_valid[a], act) * scale_a + center_a
             sq = ((pred - y_valid[a]) ** 2) * v_mask[a]
             valid_rmse = torch.sqrt(sq.sum(1) / n_valid[a].clamp_min(1))
             valid_rmse = torch.where(has_valid[a], valid_rmse, torch.zeros_like(valid_rmse))
             improved = has_valid[a] & (valid_rmse < best_valid[a]) | ~has_valid[a]
             best_valid[a] = torch.where(improved, valid_rmse, best_valid[a])
             best_epoch[a] = torch.where(improved, torch.full_like(best_epoch[a], epoch), best_epoch[a])
-            for i, w in enumerate(weights):
-                best[i][a] = torch.where(improved.view(-1, 1, 1), w.detach(), best[i][a])
+            best[a] = torch.where(improved.view(-1, 1), flat, best[a])
             stop = (has_valid[a] & (epoch - best_epoch[a] >= cfg.patience)) | (epoch + 1 >= fixed_epochs[a])
         metrics = torch.stack([train_rmse, valid_rmse]).cpu().numpy()  # one read-back per epoch
-        for j, g in enumerate(a.tolist()):
+        for j, g in enumerate(a_list):
             history[g]["train"].append(float(metrics[0, j]))
             if len(members[g].valid_idx):
                 history[g]["valid"].append(float(metrics[1, j]))
@@ -270,11 +304,10 @@ def train_members(
             if not bool(keep.any()):
                 break
             active = a[keep]
-            weights = [w.detach()[keep].clone().requires_grad_(True) for w in weights]
-            adam_m = [m_[keep] for m_ in adam_m]
-            adam_v = [v_[keep] for v_ in adam_v]
+            flat = flat.detach()[keep].requires_grad_(True)
+            adam_m, adam_v = adam_m[keep], adam_v[keep]
     return TrainedMembers(
-        weights=best,
+        weights=[w.contiguous() for w in _views(best, shapes)],
         y_center=y_center,
         y_scale=y_scale,
         best_epoch=best_epoch.cpu().numpy(),
@@ -282,6 +315,16 @@ def train_members(
         history=history,
         epochs_run=epochs_run,
     )
+
+
+def _views(flat: torch.Tensor, shapes: list[torch.Size]) -> list[torch.Tensor]:
+    """Per-layer views (M, ...) of the flat (M, P) parameter buffer."""
+    out, offset = [], 0
+    for sh in shapes:
+        size = int(math.prod(sh))
+        out.append(flat[:, offset : offset + size].view(flat.shape[0], *sh))
+        offset += size
+    return out
 
 
 @torch.no_grad()

@@ -1,0 +1,81 @@
+"""The batched trainer: member independence, early stopping, learning, target scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from competition.models.mlp import Member, MLPConfig, predict_members, train_members
+
+
+def problem(n: int = 300, d: int = 8, folds: int = 3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, n, d, generator=g).expand(folds, n, d).contiguous()
+    coef = torch.randn(d, generator=g)
+    y = 12 + 0.3 * torch.tanh(x[0] @ coef) + 0.05 * torch.randn(n, generator=g)
+    return x, y
+
+
+def members_for(n: int, folds: int, seeds: int) -> list[Member]:
+    rng = np.random.default_rng(1)
+    order = rng.permutation(n)
+    chunks = np.array_split(order, folds)
+    out = []
+    for f in range(folds):
+        valid = np.sort(chunks[f])
+        train = np.sort(np.concatenate([c for j, c in enumerate(chunks) if j != f]))
+        out += [Member(fold=f, seed=100 * s + f, train_idx=train, valid_idx=valid) for s in range(seeds)]
+    return out
+
+
+CFG = MLPConfig(hidden=16, depth=2, epochs=25, patience=6, batch_size=32, dropout=0.2)
+
+
+def test_member_trains_identically_alone_or_in_a_batch() -> None:
+    x, y = problem()
+    members = members_for(300, 3, 2)
+    together = train_members(x, y, members, CFG, steps_per_epoch=7)
+    for j in (0, 3, 5):
+        alone = train_members(x, y, [members[j]], CFG, steps_per_epoch=7)
+        assert alone.best_epoch[0] == together.best_epoch[j]
+        assert alone.history[0]["valid"] == together.history[j]["valid"]
+        for w_alone, w_all in zip(alone.weights, together.weights, strict=True):
+            assert torch.equal(w_alone[0], w_all[j])
+
+
+def test_early_stopping_keeps_best_weights_and_freezes() -> None:
+    x, y = problem()
+    members = members_for(300, 3, 1)
+    cfg = MLPConfig(hidden=64, depth=2, epochs=200, patience=5, batch_size=32, dropout=0.0, lr=3e-3, weight_decay=0)
+    out = train_members(x, y, members, cfg, steps_per_epoch=7)
+    for j, m in enumerate(members):
+        valid = out.history[j]["valid"]
+        assert len(valid) == out.best_epoch[j] + 1 + cfg.patience or len(valid) == cfg.epochs
+        assert min(valid) == valid[out.best_epoch[j]] == out.best_valid[j]
+        # the returned weights are the best epoch's: re-evaluating them gives the best score
+        sl = [w[j : j + 1] for w in out.weights]
+        pred = predict_members(sl, out.y_center[j : j + 1], out.y_scale[j : j + 1], x[m.fold, m.valid_idx], "silu")
+        rmse = torch.sqrt(((pred[0] - y[m.valid_idx]) ** 2).mean()).item()
+        assert abs(rmse - out.best_valid[j]) < 1e-4
+
+
+def test_learns_better_than_the_mean_and_refit_runs_fixed_epochs() -> None:
+    x, y = problem(n=400)
+    members = members_for(400, 3, 1)
+    out = train_members(x, y, members, MLPConfig(hidden=32, epochs=60, patience=15, batch_size=32), 9)
+    baseline = float(y.std())
+    assert max(out.best_valid) < 0.7 * baseline
+    refit = Member(fold=0, seed=7, train_idx=np.arange(400), valid_idx=np.zeros(0, dtype=np.int64), epochs=9)
+    out = train_members(x, y, [refit], MLPConfig(hidden=8, epochs=60), 12)
+    assert len(out.history[0]["train"]) == 9 and out.history[0]["valid"] == []
+
+
+def test_target_scaling_uses_training_rows_only() -> None:
+    x, y = problem()
+    members = members_for(300, 3, 1)
+    y2 = y.clone()
+    y2[members[0].valid_idx] += 5.0  # validation targets change: the member's scaling must not
+    a = train_members(x, y, members[:1], MLPConfig(hidden=8, epochs=2), 3)
+    b = train_members(x, y2, members[:1], MLPConfig(hidden=8, epochs=2), 3)
+    assert torch.equal(a.y_center, b.y_center) and torch.equal(a.y_scale, b.y_scale)
+    assert torch.equal(a.weights[0], b.weights[0])
