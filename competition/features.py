@@ -116,7 +116,7 @@ class FeaturePipeline:
             kept = [str(v) for v, n in items.iter_rows() if n >= cfg.min_category_count][: cfg.max_list_items]
             state["multi_label"].append({"name": col, "items": sorted(kept)})
         for col in self.spec.text:
-            state["text"].append(self._fit_text(col, frame[col].cast(pl.Utf8).fill_null("").to_list()))
+            state["text"].append(self._fit_text(col, frame[col]))
         self.state_ = state
         # Raw (unscaled) blocks for the training rows, with out-of-fold target encoding.
         raw = self._raw_blocks(frame, oof_y=y)
@@ -136,34 +136,38 @@ class FeaturePipeline:
         means = {str(v): float((s + m * prior) / (n + m)) for v, n, s in stats.iter_rows()}
         return freq, means
 
-    def _fit_text(self, col: str, docs: list[str]) -> dict[str, Any]:
+    def _fit_text(self, col: str, texts: pl.Series) -> dict[str, Any]:
+        """Vocabulary (by document frequency), idf and SVD axes, all from the training rows."""
         from sklearn.decomposition import TruncatedSVD
-        from sklearn.feature_extraction.text import TfidfVectorizer
 
         cfg = self.config
-        vec = TfidfVectorizer(
-            max_features=cfg.text_max_features,
-            min_df=min(cfg.text_min_df, max(1, len(docs) // 4)),
-            sublinear_tf=True,
-            lowercase=True,
-            dtype=np.float32,
+        empty = {"name": col, "vocabulary": [], "idf": [], "components": []}
+        tokens = _tokens(texts)
+        n_docs = len(texts)
+        min_df = min(cfg.text_min_df, max(1, n_docs // 4))
+        df = (
+            tokens.unique(["row", "token"])
+            .group_by("token")
+            .len()
+            .filter(pl.col("len") >= min_df)
+            .sort(["len", "token"], descending=[True, False])
+            .head(cfg.text_max_features)
+            .sort("token")
         )
-        try:
-            tfidf = vec.fit_transform(docs)
-        except ValueError:  # empty vocabulary (e.g. all docs empty)
-            return {"name": col, "vocabulary": [], "idf": [], "components": []}
-        k = min(cfg.text_components, tfidf.shape[1] - 1, tfidf.shape[0] - 1)
+        if df.height < 2:
+            return empty
+        vocab = df["token"].to_list()
+        idf = np.log((1 + n_docs) / (1 + df["len"].to_numpy())) + 1.0
+        state = {"name": col, "vocabulary": vocab, "idf": idf.tolist(), "components": []}
+        tfidf = _tfidf(tokens, n_docs, state)
+        k = min(cfg.text_components, tfidf.shape[1] - 1, n_docs - 1)
         if k < 1:
-            return {"name": col, "vocabulary": [], "idf": [], "components": []}
+            return empty
         svd = TruncatedSVD(n_components=k, random_state=cfg.seed, algorithm="randomized", n_iter=4)
-        svd.fit(tfidf)
-        vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
-        return {
-            "name": col,
-            "vocabulary": vocab,
-            "idf": vec.idf_.astype(float).tolist(),
-            "components": svd.components_.astype(float).tolist(),
-        }
+        with np.errstate(divide="ignore", invalid="ignore"):  # explained-variance ratio of constant columns
+            svd.fit(tfidf)
+        state["components"] = svd.components_.astype(float).tolist()
+        return state
 
     # ------------------------------------------------------------ transform
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
@@ -308,20 +312,40 @@ def _one_hot(values: pl.Series, levels: list[str]) -> np.ndarray:
     return out
 
 
-def _text_svd(texts: pl.Series, s: dict[str, Any]) -> np.ndarray:
-    """Sublinear TF-IDF with the fitted vocabulary and idf, projected on the fitted SVD axes."""
-    from sklearn.feature_extraction.text import CountVectorizer
+_TOKEN = r"[a-z0-9]{2,}"
 
-    n = len(texts)
-    if not s["vocabulary"]:
-        return np.zeros((n, 0))
-    counts = (
-        CountVectorizer(vocabulary=s["vocabulary"], lowercase=True)
-        .transform(texts.cast(pl.Utf8).fill_null("").to_list())
-        .astype(np.float64)
+
+def _tokens(texts: pl.Series) -> pl.DataFrame:
+    """(row, token) pairs: lower-cased alphanumeric runs of 2+ characters, tokenized in polars."""
+    frame = pl.DataFrame({"text": texts.cast(pl.Utf8).fill_null("")}).with_row_index("row")
+    return (
+        frame.select("row", pl.col("text").str.to_lowercase().str.extract_all(_TOKEN).alias("token"))
+        .explode("token")
+        .drop_nulls("token")
     )
-    counts.data = 1.0 + np.log(counts.data)
-    tfidf = counts @ sp.diags(np.asarray(s["idf"]))
-    norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1))).ravel()
-    tfidf = sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ tfidf
-    return np.asarray(tfidf @ np.asarray(s["components"]).T)
+
+
+def _tfidf(tokens: pl.DataFrame, n_docs: int, s: dict[str, Any]) -> sp.csr_matrix:
+    """Sublinear TF-IDF rows (L2-normalized) over the fitted vocabulary; unknown tokens dropped."""
+    index = {t: j for j, t in enumerate(s["vocabulary"])}
+    counts = (
+        tokens.with_columns(pl.col("token").replace_strict(index, default=-1, return_dtype=pl.Int64).alias("col"))
+        .filter(pl.col("col") >= 0)
+        .group_by(["row", "col"])
+        .len()
+    )
+    tf = 1.0 + np.log(counts["len"].to_numpy().astype(np.float64))
+    mat = sp.csr_matrix(
+        (tf * np.asarray(s["idf"])[counts["col"].to_numpy()], (counts["row"].to_numpy(), counts["col"].to_numpy())),
+        shape=(n_docs, len(s["vocabulary"])),
+    )
+    norms = np.sqrt(np.asarray(mat.multiply(mat).sum(axis=1))).ravel()
+    return sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ mat
+
+
+def _text_svd(texts: pl.Series, s: dict[str, Any]) -> np.ndarray:
+    """TF-IDF with the fitted vocabulary and idf, projected on the fitted SVD axes."""
+    n = len(texts)
+    if not s["components"]:
+        return np.zeros((n, 0))
+    return np.asarray(_tfidf(_tokens(texts), n, s) @ np.asarray(s["components"]).T)
