@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -41,7 +42,9 @@ TrackingOpt = Annotated[
 
 
 def fail(exc: Exception) -> None:
-    err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+    # Escaped: messages quote file contents (header names, values) that may look like markup.
+    # Not wrapped: a path or column name cut at the console width is harder to copy.
+    err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -87,7 +90,7 @@ def data_info(competition: CompetitionArg, data_dir: DataDirOpt = None) -> None:
             warnings.simplefilter("always")
             data = load_competition(spec, data_dir_for(spec.name, data_dir))
         for w in caught:
-            err_console.print(f"[yellow]Warning:[/] {w.message}")
+            err_console.print(f"[yellow]Warning:[/] {escape(str(w.message))}", highlight=False, soft_wrap=True)
         describe(data, console)
     except CompError as exc:
         fail(exc)
@@ -109,6 +112,8 @@ def data_synth(
         generator_for(spec.name).write(out, rows, test_rows, seed)
     except CompError as exc:
         fail(exc)
+    except (ValueError, OSError) as exc:  # row counts out of range, an --out folder that cannot be made
+        fail(CompError(f"Could not write synthetic data to {out}: {exc}"))
     console.print(f"Wrote synthetic {spec.name} data ({rows} train, {test_rows} test rows) to {out}")
 
 
@@ -141,14 +146,37 @@ def train(
     ] = None,
     run_name: Annotated[str | None, typer.Option(help="Name of the MLflow run.")] = None,
     tracking_uri: TrackingOpt = None,
+    refit_full: Annotated[
+        bool | None,
+        typer.Option(
+            "--refit-full/--no-refit-full",
+            help="Retrain on all rows for the submission (run.refit_full) [default: auto, the split's choice].",
+        ),
+    ] = None,
+    from_run: Annotated[
+        str | None,
+        typer.Option(
+            "--from-run",
+            help="Start from the exact config of an earlier run (its bundle); options given here still override.",
+        ),
+    ] = None,
 ) -> None:
     """Train with cross-validation, track in MLflow, save a bundle and write a submission."""
+    from competition.data import load_competition
     from competition.run import train as run_train
 
     try:
         spec = get_spec(competition)
+        base = dict(spec.config_defaults)
+        expected_digest = None
+        if from_run is not None:
+            from competition.bundle import find_bundle, load_bundle
+
+            earlier = load_bundle(find_bundle(Workspace.current().models_dir(spec.name), from_run))
+            base = {f"{sec}.{k}": v for sec, vals in earlier.meta["config"].items() for k, v in vals.items()}
+            expected_digest = earlier.meta["data_digest"]
         config = _load_config(
-            spec.config_defaults,
+            base,
             config_file,
             set_ or [],
             {
@@ -158,8 +186,15 @@ def train(
                 "run.seeds": seeds,
                 "mlp.epochs": epochs,
                 "run.device": device,
+                "run.refit_full": None if refit_full is None else str(refit_full).lower(),
             },
         )
+        data = load_competition(spec, data_dir_for(spec.name, data_dir))
+        if expected_digest is not None and data.digest != expected_digest:
+            err_console.print(
+                f"[yellow]Warning:[/] the data differs from run {from_run}'s (digest {data.digest[:12]} vs "
+                f"{expected_digest[:12]}): the results will differ."
+            )
         with progress_bar() as progress:
             outcome = run_train(
                 spec,
@@ -169,9 +204,16 @@ def train(
                 run_name=run_name,
                 tracking_uri=tracking_uri,
                 progress=progress,
+                data=data,
             )
     except CompError as exc:
         fail(exc)
+    except Exception as exc:  # MLflow's own errors (e.g. an unsupported --tracking-uri) are the user's to fix
+        from mlflow.exceptions import MlflowException
+
+        if not isinstance(exc, MlflowException):
+            raise
+        fail(CompError(f"MLflow tracking failed ({tracking_uri or 'workspace store'}): {exc}"))
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted: the MLflow run is marked KILLED; no bundle or submission written.")
         raise typer.Exit(code=130) from None
@@ -227,6 +269,12 @@ def runs(
         rows = list_runs(spec.name, tracking_uri, Workspace.current(), limit)
     except CompError as exc:
         fail(exc)
+    except Exception as exc:  # MLflow's own errors (e.g. an unsupported --tracking-uri)
+        from mlflow.exceptions import MlflowException
+
+        if not isinstance(exc, MlflowException):
+            raise
+        fail(CompError(f"MLflow tracking failed ({tracking_uri or 'workspace store'}): {exc}"))
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2))
     elif fmt == "table":
@@ -310,7 +358,9 @@ def show_config(
 @app.command()
 def competitions() -> None:
     """List the competitions comp knows."""
-    table = Table("name", "kaggle slug", "id", "target", "default split")
+    table = Table()
+    for column in ("name", "kaggle slug", "id", "target", "default split"):
+        table.add_column(column, no_wrap=True)
     for spec in all_specs().values():
         table.add_row(spec.name, spec.kaggle_slug, spec.id_column, spec.target_column, spec.default_split)
     console.print(table)
@@ -318,3 +368,106 @@ def competitions() -> None:
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+@app.command()
+def blend(
+    competition: CompetitionArg,
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids (or unique prefixes) to blend.")],
+    method: Annotated[
+        str | None, typer.Option(help="mean | nnls | ridge: how weights are fit on OOF rows [default: nnls].")
+    ] = None,
+    run_name: Annotated[str | None, typer.Option(help="Name of the MLflow run.")] = None,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Blend earlier runs from their saved out-of-fold predictions; track, bundle and submit the blend."""
+    from competition.blend import model_label, run_blend
+
+    try:
+        spec = get_spec(competition)
+        outcome = run_blend(
+            spec,
+            run_ids,
+            method or RunConfig().run.blend,
+            Workspace.current(),
+            run_name=run_name,
+            tracking_uri=tracking_uri,
+        )
+    except CompError as exc:
+        fail(exc)
+    r = outcome.result
+    table = Table("member run", "model", "OOF log-RMSE", "weight")
+    for m in r.members:
+        table.add_row(m.run_id[:12], model_label(m.bundle), f"{m.oof_score:.5f}", f"{r.weights[m.run_id]:.3f}")
+    table.add_row("blend", r.method, f"{r.oof_score:.5f}", "")
+    console.print(table)
+    console.print(f"run id: [bold]{outcome.run_id}[/]")
+    console.print(
+        f"Blend OOF log-RMSE ({r.n_validated} validated rows): [bold]{r.oof_score:.5f}[/]; fold mean "
+        f"{sum(r.fold_scores) / len(r.fold_scores):.5f}"
+    )
+    console.print(f"submission: {outcome.submission}")
+
+
+@app.command()
+def diagnose(
+    competition: CompetitionArg,
+    data_dir: DataDirOpt = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="TOML file with [section] key = value ([diagnose] too).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Override a setting, key=value (repeatable); diagnose.* too, e.g. diagnose.folds=5."
+        ),
+    ] = None,
+    what: Annotated[
+        str,
+        typer.Option(help="Comma-separated: sanity,curves,capacity,regularization,randomlabels,validation (or all)."),
+    ] = "all",
+    run_name: Annotated[str | None, typer.Option(help="Name of the MLflow run.")] = None,
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Diagnose the MLP: learning curves, capacity and regularization sweeps, random labels, sanity checks and
+    the validation scheme; writes reports/<competition>/<run id>/report.md with plots and logs it to MLflow."""
+    from competition.diagnose import build_settings, parse_what, split_settings
+    from competition.diagnose import diagnose as run_diagnose
+
+    badge = {"ok": "[green]OK[/]", "warn": "[yellow]WARNING[/]", "fail": "[bold red]FAILED[/]", "skip": "[dim]skip[/]"}
+    try:
+        spec = get_spec(competition)
+        file_layer = load_toml(config_file) if config_file is not None else {}
+        file_run, file_diag = split_settings(file_layer)
+        set_run, set_diag = split_settings(parse_sets(set_ or []))
+        config = build_config(spec.config_defaults, file_run, set_run)
+        settings = build_settings(file_diag, set_diag)
+        chosen = parse_what(what)
+        outcome = run_diagnose(
+            spec,
+            data_dir_for(spec.name, data_dir),
+            config,
+            settings,
+            Workspace.current(),
+            chosen,
+            tracking_uri=tracking_uri,
+            run_name=run_name,
+            on_status=lambda msg: err_console.print(f"[dim]diagnose: {msg}[/]", highlight=False),
+        )
+    except CompError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]Interrupted: the MLflow run is marked KILLED; no report written.")
+        raise typer.Exit(code=130) from None
+    for s in outcome.sections:
+        console.print(f"{s.title}: {badge[s.status]} {s.verdict}", highlight=False)
+    console.print(f"run id: [bold]{outcome.run_id}[/]")
+    console.print(f"report: {outcome.report}  ({outcome.seconds:.0f} s)", soft_wrap=True, highlight=False)
+    if outcome.failed:
+        names = ", ".join(s.title.lower() for s in outcome.failed)
+        err_console.print(
+            f"[bold red]Diagnosis failed ({names}):[/] this points to a bug in the pipeline, not a tuning problem; "
+            f"see {outcome.report}.",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)

@@ -42,23 +42,45 @@ class RunSection:
 
 @dataclass(frozen=True)
 class LightGBMConfig:
+    """Gradient-boosted trees on the log target. Defaults from 5-fold CV on House Prices (OOF log-RMSE
+    0.1205 with 3 seeds; 0.1240 with one-hot inputs, 15 leaves and no extra trees)."""
+
     learning_rate: float = 0.03
-    num_leaves: int = 15
+    num_leaves: int = 10
+    max_depth: int = -1
     min_data_in_leaf: int = 10
     feature_fraction: float = 0.3
     bagging_fraction: float = 0.8
     bagging_freq: int = 1
+    extra_trees: bool = True
+    """Random split thresholds: a little worse with one seed, better averaged over seeds."""
+    lambda_l1: float = 0.0
     lambda_l2: float = 1.0
+    min_gain_to_split: float = 0.0
+    max_bin: int = 255
     max_rounds: int = 5000
+    """Upper bound on boosting rounds; each CV member stops early on its own validation rows."""
     early_stopping_rounds: int = 200
+    native_categorical: bool = True
+    """Fold one-hot blocks back into one categorical column each and let LightGBM split on categories."""
+    cat_smooth: float = 10.0
+    cat_l2: float = 10.0
     num_threads: int = 0
+    """0: auto (one thread per 20,000 training rows; small tables run fastest single-threaded)."""
 
 
 @dataclass(frozen=True)
 class LinearConfig:
-    alpha: float = 10.0
+    """scikit-learn linear models on the same standardized matrices. Alphas from 5-fold CV on House
+    Prices (OOF log-RMSE: ridge 0.1243, lasso 0.1218, elastic net 0.1218)."""
+
+    ridge_alpha: float = 30.0
+    lasso_alpha: float = 0.0005
+    elasticnet_alpha: float = 0.001
     l1_ratio: float = 0.5
+    """Elastic net only: share of the L1 penalty."""
     max_iter: int = 20000
+    tol: float = 1e-4
 
 
 @dataclass(frozen=True)
@@ -94,6 +116,8 @@ def _field_types() -> dict[str, Any]:
 
 def _coerce(key: str, value: Any, kind: Any) -> Any:
     """Convert a TOML value or a --set string to the field's type, or explain why not."""
+    import math
+
     origin = typing.get_origin(kind)
     if origin is Literal:
         allowed = typing.get_args(kind)
@@ -117,12 +141,18 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
         if kind is float:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
         if kind is str:
+            if isinstance(value, dict | list):
+                raise ValueError
             return str(value)
-    except ValueError:
-        name = getattr(kind, "__name__", str(kind))
-        raise CompError(f"{key} expects a {name} value; got {value!r}.") from None
+    except (ValueError, TypeError, OverflowError):
+        words = {int: "a whole number", float: "a finite number", bool: "true or false", str: "a text value"}
+        name = words.get(kind, getattr(kind, "__name__", str(kind)))
+        raise CompError(f"{key} expects {name}; got {value!r}.") from None
     raise CompError(f"{key}: unsupported setting type {kind}")
 
 
@@ -137,10 +167,12 @@ def parse_sets(pairs: list[str]) -> dict[str, str]:
 
 
 def load_toml(path: Path) -> dict[str, Any]:
-    if not path.exists():
+    if not path.is_file():
         raise CompError(f"Config file not found: {path}")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CompError(f"{path} could not be read as UTF-8 text: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise CompError(f"{path} is not valid TOML: {exc}") from exc
     flat: dict[str, Any] = {}
@@ -153,16 +185,30 @@ def load_toml(path: Path) -> dict[str, Any]:
 
 
 def build_config(*layers: dict[str, Any]) -> RunConfig:
-    """Apply override layers (later wins) to the defaults, checking every key and type."""
+    """Apply override layers (later wins) to the defaults, checking every key, type and count
+    here, before any data is read or any run is started."""
+    import difflib
+
+    # Counts whose zero or negative value would otherwise only fail deep inside training.
+    minimum = {"run.seeds": 1, "mlp.hidden": 1, "mlp.batch_size": 1, "mlp.epochs": 1, "run.threads": 0}
     types = _field_types()
     merged: dict[str, Any] = {}
     for layer in layers:
         for key, value in layer.items():
             if key not in types:
                 close = [k for k in types if k.split(".")[-1] == key.split(".")[-1]]
+                close = close or difflib.get_close_matches(key, list(types), n=3, cutoff=0.75)
                 hint = f" Did you mean {', '.join(close)}?" if close else ""
                 raise CompError(f"Unknown setting {key!r}.{hint} Run `comp config` to list every setting.")
             merged[key] = _coerce(key, value, types[key])
+    for key, least in minimum.items():
+        if key in merged and merged[key] < least:
+            raise CompError(f"{key} must be at least {least}; got {merged[key]}.")
+    if merged.get("run.split") != "holdout" and merged.get("run.folds", 2) < 2:
+        raise CompError(
+            f"--folds (run.folds) must be at least 2 for cross-validation; got {merged['run.folds']}. "
+            "Use --split holdout for a single validation block."
+        )
     sections: dict[str, dict[str, Any]] = {}
     for key, value in merged.items():
         sec, name = key.split(".", 1)

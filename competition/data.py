@@ -7,8 +7,11 @@ counted and reported with its rows instead of crashing or being silently guessed
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,51 +49,183 @@ def file_digest(*paths: Path) -> str:
     return h.hexdigest()
 
 
-def read_raw(path: Path, spec: CompetitionSpec, expected: list[str], what: str) -> tuple[pl.DataFrame, list[str]]:
-    """Read one CSV as text, check its header, and return (frame of expected columns, extras)."""
+def _read_bytes(path: Path, spec: CompetitionSpec, expected: list[str], what: str) -> bytes:
+    """The file's bytes, or a CompError saying why there are none to read."""
     if not path.exists():
         raise CompError(
             f"{what} file not found: {path}. Download it with `comp data download {spec.name}` "
             f"or point --data-dir at the folder holding {spec.train_file} and {spec.test_file}."
         )
-    if path.stat().st_size == 0:
+    if not path.is_file():
+        raise CompError(f"{path} is not a file (a folder?): expected the competition's {path.name}.")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CompError(f"{path} could not be read: {exc.strerror or exc}.") from exc
+    if not raw:
         raise CompError(f"{path} is empty (0 bytes): expected a CSV with header {', '.join(expected[:4])}, ...")
+    return raw
+
+
+def _check_utf8(raw: bytes, path: Path) -> None:
+    """Refuse non-UTF-8 bytes with the line they are on (polars' own message gives no position)."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        near = raw[max(0, exc.start - 12) : exc.start + 12].decode("utf-8", "backslashreplace")
+        near = " ".join(near.split())
+        raise CompError(
+            f"{path} is not UTF-8 text: line {line}, column {column} has the byte 0x{raw[exc.start]:02x} "
+            f"(near: {near}). "
+            "Save the file as UTF-8 (it may be latin-1 or Windows-1252, e.g. from Excel)."
+        ) from None
+
+
+def _record_shape(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(fields, blank) per CSV record; commas and newlines inside double quotes are data.
+
+    A quick vectorized pass (quote parity), so that short rows, which polars silently pads with
+    missing values, are found without a slow per-row parse of every file."""
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    quotes = np.flatnonzero(buf == ord('"'))
+
+    def unquoted(positions: np.ndarray) -> np.ndarray:
+        """Positions preceded by an even number of quote characters."""
+        return positions[(np.searchsorted(quotes, positions) & 1) == 0] if quotes.size else positions
+
+    ends = unquoted(np.flatnonzero(buf == ord("\n")))
+    if ends.size == 0 or ends[-1] != buf.size - 1:
+        ends = np.append(ends, buf.size)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    commas = unquoted(np.flatnonzero(buf == ord(",")))
+    fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    length = ends - starts
+    last = buf[np.minimum(starts, buf.size - 1)]
+    blank = (length == 0) | ((length == 1) & (last == ord("\r")))
+    return fields, blank
+
+
+def _exact_ragged(text: str) -> tuple[int, list[tuple[int, int]]] | None:
+    """(header width, [(row, fields)] of records of another width), by a real CSV parse;
+    None when Python's parser gives up (then the quick pass is reported as is)."""
+    bad: list[tuple[int, int]] = []
+    width = -1
+    try:
+        for row, record in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+            if row == 1:
+                width = len(record)
+            elif len(record) != width:
+                bad.append((row, len(record)))
+    except csv.Error:
+        return None
+    return width, bad
+
+
+def _check_ragged(raw: bytes, path: Path, n_expected: int) -> None:
+    """Every record must have the header's number of fields: a short row (e.g. a file cut off
+    mid-download) would otherwise become a row of missing values without a word."""
+    fields, blank = _record_shape(raw)
+    width = int(fields[0])
+    header_line = raw.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    if width == 1 and n_expected > 1:
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+            if sep in header_line:
+                raise CompError(
+                    f"{path} seems to be separated by {name}, not commas (its header is one column: "
+                    f"{header_line[:60]!r}). Save it as comma-separated CSV."
+                )
+    suspect = np.flatnonzero(fields != width)
+    if suspect.size == 0:
+        return
+    exact = _exact_ragged(raw.decode("utf-8"))
+    if exact is None:
+        found = [(int(i) + 1, 0 if blank[i] else int(fields[i])) for i in suspect]
+    else:
+        width, found = exact
+    if not found:
+        return
+    shown = ", ".join(f"row {row} is blank" if n == 0 else f"row {row} has {n}" for row, n in found[:5])
+    more = f" and {len(found) - 5} more rows" if len(found) > 5 else ""
+    raise CompError(
+        f"{path}: every row must have the header's {width} fields; {shown}{more}. "
+        "Was the file cut short, or does a value hold an unquoted comma or an unclosed quote?"
+    )
+
+
+def _list_names(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def _check_header(columns: list[str], expected: list[str], spec: CompetitionSpec, path: Path) -> None:
+    """Required columns present exactly once; say which header names look like renamed ones."""
+    expected_set = set(expected)
+    doubled = sorted(
+        {m.group(1) for c in columns if (m := _DUPLICATED.fullmatch(c)) and m.group(1) in expected_set}
+    )
+    if doubled:
+        raise CompError(f"{path}: the header names column(s) {', '.join(doubled)} more than once.")
+    present = set(columns)
+    missing = [c for c in expected if c not in present]
+    if not missing:
+        return
+    unexpected = [c for c in columns if c not in expected_set]
+    if len(missing) == len(expected):
+        raise CompError(
+            f"{path} does not look like the {spec.name} {path.name}: none of its {len(expected)} columns "
+            f"is in the header (which starts {_list_names([repr(c[:30]) for c in columns], 4)})."
+        )
+    by_norm = {_norm(c): c for c in unexpected}
+    near = [f"{by_norm[_norm(m)]!r} for {m!r}" for m in missing if _norm(m) in by_norm]
+    hint = f" Renamed? Found {', '.join(near)}." if near else ""
+    if not near and unexpected:
+        hint = f" Unexpected column(s): {_list_names([repr(c) for c in unexpected], 5)}."
+    raise CompError(f"{path} is missing required column(s): {_list_names(missing)}.{hint}")
+
+
+_DUPLICATED = re.compile(r"(.*)_duplicated_\d+")
+"""How polars renames a repeated header name."""
+
+
+def read_raw(path: Path, spec: CompetitionSpec, expected: list[str], what: str) -> tuple[pl.DataFrame, list[str]]:
+    """Read one CSV as text, check its bytes, shape and header; return (expected columns, extras)."""
+    raw = _read_bytes(path, spec, expected, what)
+    _check_utf8(raw, path)
+    if not raw.strip():
+        raise CompError(f"{path} holds only blank lines: expected a header {', '.join(expected[:4])}, ...")
+    _check_ragged(raw, path, len(expected))
     try:
         frame = pl.read_csv(
-            path,
+            io.BytesIO(raw),
             infer_schema=False,
             null_values=None,
             empty_string_is_null=True,
-            encoding="utf8",
             raise_if_empty=True,
         )
     except pl.exceptions.NoDataError as exc:
         raise CompError(f"{path} has no data: {exc}") from exc
-    except (pl.exceptions.ComputeError, UnicodeDecodeError) as exc:
-        raise CompError(f"{path} could not be read as UTF-8 CSV: {str(exc).splitlines()[0]}") from exc
-    columns = frame.columns
-    if len(columns) == 1 and len(expected) > 1 and any(sep in columns[0] for sep in (";", "\t", "|")):
-        raise CompError(
-            f"{path} seems to use another delimiter than ',' (its header is one column: {columns[0][:60]!r}). "
-            "Save it as comma-separated CSV."
-        )
-    columns_set = set(columns)
-    missing = [c for c in expected if c not in columns_set]
-    if missing:
-        hint = ""
-        lowered = {c.lower().strip(): c for c in columns}
-        near = [f"{m!r} (found {lowered[m.lower().strip()]!r})" for m in missing if m.lower().strip() in lowered]
-        if near:
-            hint = f" Renamed? {', '.join(near)}."
-        raise CompError(f"{path} is missing required column(s): {', '.join(missing)}.{hint}")
-    extras = [c for c in columns if c not in set(expected)]
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CompError(f"{path} could not be parsed as CSV: {first[:200]}") from exc
+    _check_header(frame.columns, expected, spec, path)
+    extras = [c for c in frame.columns if c not in set(expected)]
     if frame.height == 0:
         raise CompError(f"{path} has a header but no data rows.")
     return frame.select(expected), extras
 
 
 def cast_columns(frame: pl.DataFrame, spec: CompetitionSpec, path: Path) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Cast text columns to their raw types; pinned missing tokens become null; count failures."""
+    """Cast text columns to their raw types; pinned missing tokens become null; count failures.
+
+    "inf" and "nan" count as failures too: no competition column holds a non-finite measurement.
+    A feature value that does not parse becomes missing, is counted, and is reported in a warning
+    with its rows; an Id or target that does not parse is an error."""
     exprs = []
     unparsable: dict[str, int] = {}
     str_missing = list(spec.missing_tokens)
@@ -104,7 +239,7 @@ def cast_columns(frame: pl.DataFrame, spec: CompetitionSpec, path: Path) -> tupl
         stripped = text.str.strip_chars()
         cleaned = pl.when(stripped.is_in(num_missing)).then(None).otherwise(stripped)
         as_float = cleaned.cast(pl.Float64, strict=False)
-        exprs.append(as_float.alias(col))
+        exprs.append(pl.when(as_float.is_finite()).then(as_float).otherwise(None).alias(col))
     cast = frame.select(exprs)
     for col in frame.columns:
         if spec.raw_columns[col] == "str":
@@ -114,31 +249,45 @@ def cast_columns(frame: pl.DataFrame, spec: CompetitionSpec, path: Path) -> tupl
         bad = was_value & cast[col].is_null()
         n_bad = int(bad.sum())
         if n_bad:
+            rows = (np.flatnonzero(bad.to_numpy()) + 2).tolist()
+            examples = ", ".join(repr(v[:40]) for v in frame[col].filter(bad).unique(maintain_order=True).head(3))
             if col in (spec.id_column, spec.target_column):
-                rows = (np.flatnonzero(bad.to_numpy()) + 2).tolist()
-                examples = ", ".join(repr(v) for v in frame[col].filter(bad).head(3).to_list())
-                raise CompError(
-                    f"{path}: column {col!r} must be numeric, but {describe_rows(rows)} (file lines) hold {examples}."
-                )
+                role = "target column" if col == spec.target_column else "column"
+                raise CompError(f"{path}: {role} {col!r} must hold finite numbers; {describe_rows(rows)}: {examples}.")
+            warnings.warn(
+                f"{path}: {n_bad} value(s) of numeric column {col!r} did not parse and are treated as missing "
+                f"({describe_rows(rows)}; e.g. {examples}).",
+                stacklevel=3,
+            )
             unparsable[col] = n_bad
     return cast, unparsable
 
 
-def _check_ids(frame: pl.DataFrame, spec: CompetitionSpec, path: Path) -> None:
+def check_ids(frame: pl.DataFrame, spec: CompetitionSpec, path: Path) -> None:
+    """Ids present, whole, in float64's exact range, and unique (a submission needs one row per Id)."""
     ids = frame[spec.id_column]
     if ids.null_count():
         rows = (np.flatnonzero(ids.is_null().to_numpy()) + 2).tolist()
-        raise CompError(f"{path}: column {spec.id_column!r} is empty on file {describe_rows(rows)}.")
+        raise CompError(f"{path}: column {spec.id_column!r} is empty on {describe_rows(rows)}.")
+    values = ids.to_numpy()
+    bad = ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) > _MAX_ID)
+    if bad.any():
+        rows = (np.flatnonzero(bad) + 2).tolist()
+        examples = ", ".join(repr(float(v)) for v in values[bad][:3])
+        raise CompError(
+            f"{path}: column {spec.id_column!r} must hold whole numbers up to 2**53; {describe_rows(rows)}: {examples}."
+        )
     dup = ids.is_duplicated()
     if dup.any():
         rows = (np.flatnonzero(dup.to_numpy()) + 2).tolist()
-        values = sorted(set(ids.filter(dup).cast(pl.Int64).to_list()))[:5]
+        dup_values = sorted(set(ids.filter(dup).cast(pl.Int64).to_list()))[:5]
         raise CompError(
-            f"{path}: duplicate {spec.id_column} values {values} on file {describe_rows(rows)}; Ids must be unique."
+            f"{path}: duplicate {spec.id_column} values {dup_values} on {describe_rows(rows)}; Ids must be unique."
         )
-    values = ids.to_numpy()
-    if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
-        raise CompError(f"{path}: column {spec.id_column!r} must hold whole numbers.")
+
+
+_MAX_ID = 2.0**53
+"""Largest Id that float64 (the text cast) holds exactly, so Ids compare and cast safely."""
 
 
 def _check_target(frame: pl.DataFrame, spec: CompetitionSpec, path: Path) -> None:
@@ -148,8 +297,8 @@ def _check_target(frame: pl.DataFrame, spec: CompetitionSpec, path: Path) -> Non
         rows = (np.flatnonzero(bad) + 2).tolist()
         examples = ", ".join("missing" if math.isnan(v) else repr(float(v)) for v in y[bad][:3])
         raise CompError(
-            f"{path}: target column {spec.target_column!r} must be a positive finite price (the metric takes its "
-            f"log), but file {describe_rows(rows)} hold {examples}. Fix or remove those rows."
+            f"{path}: target column {spec.target_column!r} must be a positive finite number (the metric takes "
+            f"its log); {describe_rows(rows)}: {examples}. Fix or remove those rows."
         )
 
 
@@ -169,8 +318,8 @@ def load_competition(spec: CompetitionSpec, data_dir: Path) -> CompetitionData:
         warnings.warn(f"Ignoring extra column(s) not in the {spec.name} schema: {', '.join(extras)}", stacklevel=2)
     train, bad_train = cast_columns(train_raw, spec, train_path)
     test, bad_test = cast_columns(test_raw, spec, test_path)
-    _check_ids(train, spec, train_path)
-    _check_ids(test, spec, test_path)
+    check_ids(train, spec, train_path)
+    check_ids(test, spec, test_path)
     _check_target(train, spec, train_path)
     overlap = set(train[spec.id_column].to_list()) & set(test[spec.id_column].to_list())
     if overlap:

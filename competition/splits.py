@@ -64,7 +64,11 @@ def make_folds(
         )
     needed = folds + 1 if kind == "time" else folds
     if needed * 2 > n:
-        raise CompError(f"--folds {folds} is too many for {n} training rows (each fold needs at least 2 rows).")
+        most = n // 2 - 1 if kind == "time" else n // 2
+        raise CompError(
+            f"--folds {folds} is too many for {n} training rows: each {kind} fold needs at least 2 validation "
+            f"rows, so use at most {most} folds."
+        )
     if kind == "kfold":
         return kfold(n, folds, seed)
     if kind == "time":

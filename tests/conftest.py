@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")  # as competition/__init__.py: before torch loads
+
 import pytest
 import torch
 

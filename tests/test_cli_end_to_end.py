@@ -93,3 +93,42 @@ def test_house_prices_mlp_end_to_end(workspace: Path, hp_data_dir: Path) -> None
 def test_holdout_split(workspace: Path, hp_data_dir: Path) -> None:
     out = run_ok(["train", "house-prices", "--data-dir", str(hp_data_dir), "--split", "holdout", *sets_args()])
     assert "holdout, 1 folds, 48 validated rows" in out
+
+
+def test_ui_starts_mlflow_on_the_workspace_store(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, **kw: seen.append(cmd) or 0)
+    result = runner.invoke(app, ["ui", "--port", "5999"])
+    assert result.exit_code == 0, result.output
+    cmd = seen[0]
+    assert cmd[1:4] == ["-m", "mlflow", "ui"]
+    assert cmd[cmd.index("--backend-store-uri") + 1] == f"sqlite:///{workspace / 'mlflow_runs' / 'mlflow.db'}"
+    assert cmd[cmd.index("--port") + 1] == "5999"
+
+
+def test_data_info_config_and_competitions(workspace: Path, hp_data_dir: Path) -> None:
+    out = run_ok(["data", "info", "house-prices", "--data-dir", str(hp_data_dir)])
+    assert "train: 240 rows x 81 columns" in out and "SalePrice" in out and "LotFrontage" in out
+    out = run_ok(["config", "house-prices"])
+    assert "mlp.hidden" in out and "run.folds" in out
+    out = run_ok(["competitions"])
+    assert "house-prices" in out and "california-house-prices" in out
+
+
+def test_submit_without_kaggle_credentials_says_how_to_set_them(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(home / ".kaggle"))
+    for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    sub = workspace / "sub.csv"
+    sub.write_text("Id,SalePrice\n1461,100000.0\n")
+    result = runner.invoke(app, ["submit", "house-prices", str(sub), "-m", "try"])
+    assert result.exit_code == 2
+    assert "KAGGLE_USERNAME" in result.output and "kaggle.json" in result.output
+    assert "Traceback" not in result.output

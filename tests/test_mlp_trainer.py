@@ -79,3 +79,18 @@ def test_target_scaling_uses_training_rows_only() -> None:
     b = train_members(x, y2, members[:1], MLPConfig(hidden=8, epochs=2), 3)
     assert torch.equal(a.y_center, b.y_center) and torch.equal(a.y_scale, b.y_scale)
     assert torch.equal(a.weights[0], b.weights[0])
+
+
+def test_members_of_different_sizes_take_their_own_epochs_and_stay_independent() -> None:
+    x, y = problem(n=300)
+    rows = np.arange(300)
+    # forward-only time folds: training parts of 75, 150 and 225 rows
+    members = [
+        Member(fold=f, seed=f, train_idx=rows[: 75 * (f + 1)], valid_idx=rows[75 * (f + 1) : 75 * (f + 2)])
+        for f in range(3)
+    ]
+    together = train_members(x, y, members, CFG)
+    for j in range(3):
+        alone = train_members(x, y, [members[j]], CFG)
+        assert alone.history[0]["valid"] == together.history[j]["valid"]
+        assert torch.equal(alone.weights[0][0], together.weights[0][j])

@@ -177,15 +177,51 @@ def train_members(
     y_log: torch.Tensor,
     members: list[Member],
     cfg: MLPConfig,
-    steps_per_epoch: int,
+    steps_per_epoch: int | None = None,
     epochs: int | None = None,
     on_epoch: Callable[[int, int], None] | None = None,
 ) -> TrainedMembers:
     """Train all members together on `x_folds` (F, N, D) with log targets `y_log` (N,).
 
-    `steps_per_epoch` is fixed by the caller (from the largest training part of the run) so a
+    An epoch is one pass over each member's own training rows (ceil(rows / batch) steps), so a
+    member with fewer rows (an early time fold) takes fewer steps and costs less; pass
+    `steps_per_epoch` to give every member the same number of steps instead. Either way a
     member trains identically alone or in any group. Members without validation rows train for
     exactly `epochs` epochs (refit on all rows); the others early-stop on validation log-RMSE."""
+    device = x_folds.device
+    n_members = len(members)
+    bs = cfg.batch_size
+    own_steps = np.array([steps_per_epoch or max(1, math.ceil(len(m.train_idx) / bs)) for m in members])
+    # Members sorted by steps (descending): at any step the members still stepping are a prefix,
+    # so a step computes on a contiguous slice and members that finished their epoch cost nothing.
+    order = np.argsort(-own_steps, kind="stable")
+    out = _train_sorted(x_folds, y_log, [members[i] for i in order], cfg, own_steps[order], epochs, on_epoch)
+    inverse = np.argsort(order)
+    inv_t = torch.as_tensor(inverse, device=device)
+    return (
+        TrainedMembers(
+            weights=[w[inv_t] for w in out.weights],
+            y_center=out.y_center[inv_t],
+            y_scale=out.y_scale[inv_t],
+            best_epoch=out.best_epoch[inverse],
+            best_valid=out.best_valid[inverse],
+            history=[out.history[i] for i in inverse],
+            epochs_run=None if out.epochs_run is None else out.epochs_run[inverse],
+        )
+        if n_members > 1
+        else out
+    )
+
+
+def _train_sorted(
+    x_folds: torch.Tensor,
+    y_log: torch.Tensor,
+    members: list[Member],
+    cfg: MLPConfig,
+    own_steps: np.ndarray,
+    epochs: int | None,
+    on_epoch: Callable[[int, int], None] | None,
+) -> TrainedMembers:
     device = x_folds.device
     n_members = len(members)
     epochs = epochs or max([cfg.epochs] + [m.epochs or 0 for m in members])
@@ -198,11 +234,10 @@ def train_members(
     valid_idx, n_valid = _pad([m.valid_idx for m in members], device)
     v_mask = torch.arange(valid_idx.shape[1], device=device).view(1, -1) < n_valid.view(-1, 1)
     has_valid = n_valid > 0
+    steps_t = torch.as_tensor(own_steps, device=device, dtype=torch.float32)
 
     def per_member(values: list[float | None], default: float) -> torch.Tensor:
-        return torch.as_tensor([default if v is None else v for v in values], device=device, dtype=torch.float32).view(
-            -1, 1, 1
-        )
+        return torch.as_tensor([default if v is None else v for v in values], device=device, dtype=torch.float32)
 
     lr = per_member([m.lr for m in members], cfg.lr)
     wd = per_member([m.weight_decay for m in members], cfg.weight_decay)
@@ -226,6 +261,7 @@ def train_members(
     ).view(1, -1)
     adam_m = torch.zeros_like(flat)
     adam_v = torch.zeros_like(flat)
+    adam_steps = torch.zeros(n_members, 1, device=device)
     best = flat.detach().clone()
     best_valid = torch.full((n_members,), float("inf"), device=device)
     best_epoch = torch.zeros(n_members, dtype=torch.long, device=device)
@@ -234,54 +270,56 @@ def train_members(
     history: list[dict[str, list[float]]] = [{"train": [], "valid": []} for _ in members]
     epochs_run = np.zeros(n_members, dtype=np.int64)
 
-    active = torch.arange(n_members, device=device)  # global ids of members still training
-    positions = torch.arange(steps_per_epoch * bs, device=device).view(1, -1)
+    active = torch.arange(n_members, device=device)  # global ids of members still training (sorted)
     b1, b2, eps = 0.9, 0.999, 1e-8
-    step = 0
     for epoch in range(epochs):
-        # Per-member shuffle of its own training rows, cycled to fill the epoch's steps.
         a = active
         a_list = a.tolist()
+        steps_a = own_steps[a_list]
+        # Per-member shuffle of its own training rows, cycled to fill its last batch.
         perms = [torch.randperm(len(members[g].train_idx), generator=generators[g], device=device) for g in a_list]
-        perm = _pad_tensors(perms, device)
-        slots = perm.gather(1, positions % n_train[a].view(-1, 1))
+        positions = torch.arange(int(steps_a[0]) * bs, device=device).view(1, -1)
+        slots = _pad_tensors(perms, device).gather(1, positions % n_train[a].view(-1, 1))
         batch_rows = train_idx[a].gather(1, slots)
         lr_a = lr[a].view(-1, 1) * _lr_factor(epoch, cfg)
         decay_a = 1 - lr_a * wd[a].view(-1, 1) * decay_mask
-        keep_a = 1.0 - dropout[a]
+        keep_a = (1.0 - dropout[a]).view(-1, 1, 1)
         fold_a = fold_of[a][:, None]
         center_a, scale_a = y_center[a, None], y_scale[a, None]
         train_sq = torch.zeros(len(a), device=device)
-        for s in range(steps_per_epoch):
-            rows = batch_rows[:, s * bs : (s + 1) * bs]
-            xb = x_folds[fold_a, rows]
-            yb = (y_log[rows] - center_a) / scale_a
-            step += 1
+        for s in range(int(steps_a[0])):
+            k = int((steps_a > s).sum())  # members still stepping this epoch: a prefix
+            rows = batch_rows[:k, s * bs : (s + 1) * bs]
+            xb = x_folds[fold_a[:k], rows]
+            yb = (y_log[rows] - center_a[:k]) / scale_a[:k]
             noise = None
             if use_dropout:
                 noise = torch.stack(
-                    [torch.rand(rows.shape[1], noise_width, generator=generators[g], device=device) for g in a_list]
+                    [torch.rand(rows.shape[1], noise_width, generator=generators[g], device=device) for g in a_list[:k]]
                 )
-            weights = _views(flat, shapes)
-            pred = forward(weights, xb, act, noise, keep_a)
+            weights = _views(flat[:k], shapes)
+            pred = forward(weights, xb, act, noise, keep_a[:k])
             loss_per = ((pred - yb) ** 2).mean(1)
             loss = loss_per.sum()
             if cfg.l1 > 0:
                 loss = loss + cfg.l1 * weights[0].abs().sum()
             (grad,) = torch.autograd.grad(loss, flat)
-            train_sq += loss_per.detach()
+            grad = grad[:k]
+            train_sq[:k] += loss_per.detach()
             with torch.no_grad():
                 if cfg.grad_clip > 0:
                     norms = grad.pow(2).sum(1, keepdim=True).sqrt_()
                     grad.mul_((cfg.grad_clip / (norms + 1e-6)).clamp_(max=1.0))
-                adam_m.lerp_(grad, 1 - b1)
-                adam_v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-                denom = (adam_v / (1 - b2**step)).sqrt_().add_(eps)
-                flat.mul_(decay_a)
-                flat.sub_(adam_m / denom * (lr_a / (1 - b1**step)))
+                adam_steps[:k] += 1
+                m_k, v_k, p_k = adam_m[:k], adam_v[:k], flat[:k]
+                m_k.lerp_(grad, 1 - b1)
+                v_k.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                denom = (v_k / (1 - b2 ** adam_steps[:k])).sqrt_().add_(eps)
+                p_k.mul_(decay_a[:k])
+                p_k.sub_(m_k / denom * (lr_a[:k] / (1 - b1 ** adam_steps[:k])))
         with torch.no_grad():
             weights = _views(flat, shapes)
-            train_rmse = torch.sqrt(train_sq / steps_per_epoch) * y_scale[a]
+            train_rmse = torch.sqrt(train_sq / steps_t[a]) * y_scale[a]
             pred = forward(weights, x_valid[a], act) * scale_a + center_a
             sq = ((pred - y_valid[a]) ** 2) * v_mask[a]
             valid_rmse = torch.sqrt(sq.sum(1) / n_valid[a].clamp_min(1))
@@ -305,7 +343,7 @@ def train_members(
                 break
             active = a[keep]
             flat = flat.detach()[keep].requires_grad_(True)
-            adam_m, adam_v = adam_m[keep], adam_v[keep]
+            adam_m, adam_v, adam_steps = adam_m[keep], adam_v[keep], adam_steps[keep]
     return TrainedMembers(
         weights=[w.contiguous() for w in _views(best, shapes)],
         y_center=y_center,

@@ -15,17 +15,30 @@ from competition.models.base import FamilyResult, FoldMatrices
 from competition.models.mlp import Member, MLPConfig, predict_members, train_members
 
 
-def stack_folds(mats: list[np.ndarray], device: str) -> torch.Tensor:
-    """(F, N, D_max) float32: folds may have different widths (one-hot levels seen per fold);
-    missing columns are zero, which the first layer simply ignores."""
-    width = max(m.shape[1] for m in mats)
-    out = torch.zeros((len(mats), mats[0].shape[0], width), dtype=torch.float32, device=device)
-    for i, m in enumerate(mats):
-        out[i, :, : m.shape[1]] = torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32)).to(device)
+def stack_folds(train: list[np.ndarray], device: str = "cpu", test: list[np.ndarray] | None = None) -> torch.Tensor:
+    """(F, N, D_max) float32 from per-fold matrices: training rows, then test rows if given.
+
+    Folds may have different widths (one-hot levels seen per fold); missing columns are zero,
+    which the first layer simply ignores. Blocks are copied straight into the tensor, so no
+    stacked intermediate copy of the data is ever made."""
+    parts = [train] if test is None else [train, test]
+    folds = len(train)
+    width = max(m.shape[1] for block in parts for m in block)
+    rows = sum(block[0].shape[0] for block in parts)
+    out = torch.zeros((folds, rows, width), dtype=torch.float32, device=device)
+    for f in range(folds):
+        start = 0
+        for block in parts:
+            m = block[f]
+            out[f, start : start + m.shape[0], : m.shape[1]] = torch.from_numpy(np.asarray(m, dtype=np.float32)).to(
+                device
+            )
+            start += m.shape[0]
     return out
 
 
 def steps_per_epoch(members: list[Member], batch_size: int) -> int:
+    """Steps of the largest member's epoch (for callers that want every member to take as many)."""
     return max(1, math.ceil(max(len(m.train_idx) for m in members) / batch_size))
 
 
@@ -42,18 +55,17 @@ class MLPFamily:
         progress: Any | None = None,
     ) -> FamilyResult:
         cfg: MLPConfig = config.mlp
-        x = stack_folds([np.vstack([tr, te]) for tr, te in zip(mats.train, mats.test, strict=True)], device)
+        x = stack_folds(mats.train, device, mats.test)
         n_train = mats.train[0].shape[0]
         y = torch.as_tensor(y_log, dtype=torch.float32, device=device)
         y_full = torch.cat([y, torch.zeros(x.shape[1] - n_train, device=device)])
-        spe = steps_per_epoch(members, cfg.batch_size)
         task = progress.add_task("MLP epochs", total=cfg.epochs) if progress is not None else None
 
         def on_epoch(epoch: int, active: int) -> None:
             if progress is not None:
                 progress.update(task, completed=epoch + 1, description=f"MLP epochs ({active} members training)")
 
-        trained = train_members(x, y_full, members, cfg, spe, on_epoch=on_epoch)
+        trained = train_members(x, y_full, members, cfg, on_epoch=on_epoch)
         if progress is not None:
             progress.update(task, completed=cfg.epochs)
         fold_of = torch.as_tensor([m.fold for m in members], device=device)

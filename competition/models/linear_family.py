@@ -1,0 +1,106 @@
+"""Linear families (ridge, lasso, elastic net) on each fold's standardized feature matrix.
+
+Only coefficients and the intercept are kept (JSON), and prediction is X @ coef + intercept in
+NumPy, so a bundle holds no pickled estimator. These models are deterministic, so seeds of the
+same fold share one fit; refit members ignore `epochs` (there are no iterations to choose).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from competition.errors import CompError
+from competition.models.base import FamilyResult, FoldMatrices
+from competition.models.mlp import Member
+
+KINDS = ("ridge", "lasso", "elasticnet")
+
+
+def make_estimator(kind: str, cfg: Any) -> Any:
+    from sklearn.linear_model import ElasticNet, Lasso, Ridge
+
+    if kind == "ridge":
+        return Ridge(alpha=cfg.ridge_alpha)
+    if kind == "lasso":
+        return Lasso(alpha=cfg.lasso_alpha, max_iter=cfg.max_iter, tol=cfg.tol)
+    if kind == "elasticnet":
+        return ElasticNet(alpha=cfg.elasticnet_alpha, l1_ratio=cfg.l1_ratio, max_iter=cfg.max_iter, tol=cfg.tol)
+    raise CompError(f"Unknown linear model {kind!r}: use one of {', '.join(KINDS)}.")
+
+
+def linear_predict(x: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    """The single prediction formula used by fit and predict (float64 throughout)."""
+    return np.asarray(x, dtype=np.float64) @ coef + intercept
+
+
+class LinearFamily:
+    def __init__(self, kind: str) -> None:
+        if kind not in KINDS:
+            raise CompError(f"Unknown linear model {kind!r}: use one of {', '.join(KINDS)}.")
+        self.name = kind
+
+    def fit(
+        self,
+        mats: FoldMatrices,
+        y_log: np.ndarray,
+        members: list[Member],
+        config: Any,
+        device: str,
+        progress: Any | None = None,
+    ) -> FamilyResult:
+        from sklearn.exceptions import ConvergenceWarning
+
+        cfg = config.linear
+        task = progress.add_task(f"{self.name} members", total=len(members)) if progress is not None else None
+        cache: dict[tuple[int, bytes], tuple[np.ndarray, float]] = {}
+        coefs: list[list[float]] = []
+        intercepts: list[float] = []
+        valid_pred: list[np.ndarray] = []
+        history: list[dict[str, list[float]]] = []
+        test_pred = np.zeros((len(members), mats.test[0].shape[0]))
+        for j, m in enumerate(members):
+            x = mats.train[m.fold]
+            key = (m.fold, np.asarray(m.train_idx, dtype=np.int64).tobytes())
+            if key not in cache:
+                est = make_estimator(self.name, cfg)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    est.fit(np.asarray(x[m.train_idx], dtype=np.float64), y_log[m.train_idx])
+                cache[key] = (np.asarray(est.coef_, dtype=np.float64).ravel(), float(est.intercept_))
+            coef, intercept = cache[key]
+            coefs.append(coef.tolist())
+            intercepts.append(intercept)
+            if len(m.valid_idx):
+                valid_pred.append(linear_predict(x[m.valid_idx], coef, intercept))
+            else:
+                valid_pred.append(np.zeros(0))
+            history.append({"train": [], "valid": []})  # no iterations: nothing to plot per step
+            test_pred[j] = linear_predict(mats.test[m.fold], coef, intercept)
+            if progress is not None:
+                progress.advance(task)
+        return FamilyResult(
+            valid_pred=valid_pred,
+            test_pred=test_pred,
+            best_iteration=np.zeros(len(members), dtype=np.int64),
+            history=history,
+            extra={"coef": coefs, "intercept": intercepts},
+        )
+
+    def save(self, result: FamilyResult, folder: Path) -> None:
+        payload = {"model": self.name, "coef": result.extra["coef"], "intercept": result.extra["intercept"]}
+        (folder / "linear.json").write_text(json.dumps(payload))
+
+    def predict(
+        self, folder: Path, test: list[np.ndarray], members: list[dict[str, int]], config: Any, device: str
+    ) -> np.ndarray:
+        saved = json.loads((folder / "linear.json").read_text())
+        out = np.zeros((len(members), test[0].shape[0]))
+        for j, m in enumerate(members):
+            coef = np.asarray(saved["coef"][j], dtype=np.float64)
+            out[j] = linear_predict(test[m["fold"]], coef, float(saved["intercept"][j]))
+        return out

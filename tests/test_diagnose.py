@@ -1,0 +1,206 @@
+"""`comp diagnose` at tiny size through the real CLI, asserting on the numbers it reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from competition.cli import app
+from competition.diagnose import build_settings, parse_what, split_settings
+from competition.errors import CompError
+
+runner = CliRunner()
+
+TINY = [
+    "mlp.hidden=32",
+    "mlp.batch_size=32",
+    "mlp.epochs=60",
+    "diagnose.max_epochs=14",
+    "diagnose.patience=4",
+    "diagnose.widths=8,32,96",
+    "diagnose.depths=1,2",
+    "diagnose.weight_decays=0,1,10",
+    "diagnose.dropouts=0,0.3",
+    "diagnose.batch_sizes=32,96",
+    "diagnose.random_label_epochs=30",
+    "diagnose.sanity_epochs=120",
+]
+
+
+def sets(*extra: str) -> list[str]:
+    out: list[str] = []
+    for s in (*TINY, *extra):
+        out += ["--set", s]
+    return out
+
+
+def invoke(args: list[str]) -> tuple[int, str]:
+    result = runner.invoke(app, args, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def run_id_of(output: str) -> str:
+    return output.split("run id:")[1].split()[0]
+
+
+@pytest.fixture(scope="module")
+def hp_report(hp_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """One full diagnosis of the House Prices fixture, shared by the assertions below."""
+    ws = tmp_path_factory.mktemp("diag_ws")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(ws)
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        code, out = invoke(["diagnose", "house-prices", "--data-dir", str(hp_data_dir), *sets()])
+        assert code == 0, out
+        run_id = run_id_of(out)
+        folder = ws / "reports" / "house-prices" / run_id
+        summary = json.loads((folder / "summary.json").read_text())
+        yield {"ws": ws, "run_id": run_id, "folder": folder, "summary": summary, "output": out}
+
+
+def section(report: dict, key: str) -> dict:
+    return report["summary"]["sections"][key]
+
+
+def test_report_has_every_verdict_and_plot(hp_report: dict) -> None:
+    md = (hp_report["folder"] / "report.md").read_text()
+    for key in ("sanity", "curves", "capacity", "regularization", "randomlabels", "validation"):
+        s = section(hp_report, key)
+        assert s["verdict"] and s["verdict"] in md
+        assert s["verdict"][:60] in " ".join(hp_report["output"].split())  # printed too
+        for png in s["plots"]:
+            assert (hp_report["folder"] / png).stat().st_size > 10_000
+    assert section(hp_report, "validation")["status"] == "skip"  # House Prices has no time order
+
+
+def test_sanity_overfits_one_batch_and_beats_the_mean(hp_report: dict) -> None:
+    s = section(hp_report, "sanity")
+    assert s["status"] == "ok"
+    assert max(s["data"]["overfit_ratios"]) < 0.1
+    assert s["metrics"]["model_cv"] < s["metrics"]["mean_predictor_cv"]
+
+
+def test_curves_stop_within_the_cap_and_show_a_gap(hp_report: dict) -> None:
+    s = section(hp_report, "curves")["data"]
+    assert len(s["best_epochs"]) == 3  # one member per fold
+    assert all(1 <= b <= 14 for b in s["best_epochs"])
+    for valid, train in zip(s["valid_curves"], s["train_curves"], strict=True):
+        assert 1 <= len(valid) <= 14 and len(train) == 14  # the train twin never early-stops
+        assert np.all(np.isfinite(valid)) and min(train) < train[0]  # it learns
+
+
+def test_capacity_has_one_point_per_setting_with_growing_size(hp_report: dict) -> None:
+    s = section(hp_report, "capacity")["data"]
+    points = s["points"]
+    assert {(p["depth"], p["hidden"]) for p in points} == {(d, w) for d in (1, 2) for w in (8, 32, 96)}
+    for depth in (1, 2):
+        line = sorted((p for p in points if p["depth"] == depth), key=lambda p: p["hidden"])
+        assert [p["params"] for p in line] == sorted({p["params"] for p in line})  # strictly increasing
+    best = min(points, key=lambda p: p["valid"])
+    assert (best["hidden"], best["depth"]) == (s["best"]["hidden"], s["best"]["depth"])
+    default = next(p for p in points if (p["depth"], p["hidden"]) == (2, 32))
+    expected = "at" if best is default else ("left" if default["params"] < best["params"] else "right")
+    assert s["default_side"] == expected
+    assert all(0 < p["train"] < 1 and 0 < p["valid"] < 1 for p in points)
+
+
+def test_regularization_sweeps_each_value_and_marks_the_default(hp_report: dict) -> None:
+    data = section(hp_report, "regularization")["data"]
+    assert data["weight_decay"]["values"] == [0.0, 1.0, 10.0] and data["weight_decay"]["default"] == 1.0
+    assert data["dropout"]["values"] == [0.0, 0.3] and data["dropout"]["default"] == 0.3
+    assert data["batch_size"]["values"] == [32.0, 96.0] and data["batch_size"]["default"] == 32.0
+    for knob in data.values():
+        assert knob["best"] == knob["values"][int(np.argmin(knob["valid"]))]
+    # the same default variant anchors every sweep (trained once, read from the cache)
+    anchors = {k: v["valid"][v["values"].index(v["default"])] for k, v in data.items()}
+    assert len(set(anchors.values())) == 1
+    assert anchors["dropout"] == pytest.approx(section(hp_report, "curves")["metrics"]["oof_log_rmse"])
+
+
+def test_random_labels_memorize_without_beating_the_mean(hp_report: dict) -> None:
+    m = section(hp_report, "randomlabels")["metrics"]
+    # validation on shuffled targets is no better than predicting the training mean (small margin)
+    assert m["default_valid_min"] > 0.97 * m["constant_valid"]
+    assert m["unregularized_valid_min"] > 0.97 * m["constant_valid"]
+    # but training error falls below the constant level: the network memorizes the noise
+    assert m["unregularized_train_end"] < 0.95 * m["constant_train"]
+    assert m["unregularized_memorized"] > 0.1
+    assert section(hp_report, "randomlabels")["status"] == "ok"
+
+
+def test_mlflow_has_the_diagnose_run_but_comp_runs_does_not(hp_report: dict) -> None:
+    from mlflow.tracking import MlflowClient
+
+    ws, run_id = hp_report["ws"], hp_report["run_id"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{ws / 'mlflow_runs' / 'mlflow.db'}")
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["comp_kind"] == "diagnose" and run.data.tags["verdict.sanity"] == "ok"
+    assert run.data.metrics["capacity.best_valid"] == pytest.approx(
+        section(hp_report, "capacity")["metrics"]["best_valid"]
+    )
+    names = {a.path for a in client.list_artifacts(run_id, "report")}
+    assert {"report/report.md", "report/summary.json", "report/capacity.png", "report/random_labels.png"} <= names
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(ws)
+        code, out = invoke(["runs", "house-prices", "--format", "json"])
+    assert code == 0 and run_id not in out and json.loads(out) == []
+
+
+def test_validation_compares_shuffled_and_time_folds_on_california(workspace: Path, ca_data_dir: Path) -> None:
+    fast = sets("mlp.batch_size=128", "diagnose.max_epochs=8")
+    code, out = invoke(
+        ["diagnose", "california-house-prices", "--data-dir", str(ca_data_dir), "--what", "validation", *fast]
+    )
+    assert code == 0, out
+    summary = json.loads((Path("reports/california-house-prices") / run_id_of(out) / "summary.json").read_text())
+    v = summary["sections"]["validation"]
+    assert list(summary["sections"]) == ["validation"]
+    m = v["metrics"]
+    for key in ("shuffled_cv", "time_cv", "random_blocks_cv", "shuffled_cv_time_rows"):
+        assert 0 < m[key] < 2
+    assert m["optimism"] == pytest.approx(m["time_cv"] - m["shuffled_cv"])
+    assert m["optimism_relative"] == pytest.approx(m["optimism"] / m["time_cv"])
+    assert "time-ordered CV scores" in v["verdict"]
+
+
+def test_failed_sanity_check_exits_non_zero_with_a_message(workspace: Path, hp_data_dir: Path) -> None:
+    # two full-batch steps cannot fit a batch: the one-batch overfit must fail loudly
+    code, out = invoke(
+        [
+            "diagnose",
+            "house-prices",
+            "--data-dir",
+            str(hp_data_dir),
+            "--what",
+            "sanity",
+            *sets("diagnose.sanity_epochs=2"),
+        ]
+    )
+    assert code == 1
+    assert "ONE-BATCH OVERFIT FAILED" in out and "Diagnosis failed" in out
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow_runs' / 'mlflow.db'}")
+    run = client.get_run(run_id_of(out))
+    assert run.info.status == "FAILED" and run.data.tags["verdict.sanity"] == "fail"
+    assert (workspace / "reports" / "house-prices" / run.info.run_id / "report.md").exists()
+
+
+def test_settings_and_what_are_checked() -> None:
+    run, diag = split_settings({"mlp.hidden": "8", "diagnose.widths": "4,8", "diagnose.folds": 4})
+    assert run == {"mlp.hidden": "8"}
+    s = build_settings(diag)
+    assert s.widths == (4, 8) and s.folds == 4
+    with pytest.raises(CompError, match=r"Unknown setting 'diagnose\.nope'"):
+        build_settings({"nope": 1})
+    with pytest.raises(CompError, match="expects comma-separated float"):
+        build_settings({"dropouts": "0,x"})
+    assert parse_what("Random-Labels,sanity") == ["sanity", "randomlabels"]
+    with pytest.raises(CompError, match="Unknown diagnostic"):
+        parse_what("curves,bogus")

@@ -1,0 +1,199 @@
+"""LightGBM and linear families: unit behaviour on tiny matrices, then the same CLI path as the MLP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from mlflow.tracking import MlflowClient
+
+from competition.config import build_config
+from competition.models import get_family
+from competition.models.base import FoldMatrices
+from competition.models.mlp import Member
+from tests.test_cli_end_to_end import run_ok, train_predict_runs
+
+
+def toy_problem(n: int = 300, n_test: int = 50, folds: int = 3) -> tuple[FoldMatrices, np.ndarray, list[Member]]:
+    """A smooth log target over 4 numeric columns and one 3-level one-hot block, identical per fold."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n + n_test, 4))
+    level = rng.integers(0, 3, size=n + n_test)
+    onehot = np.eye(3)[level]
+    y = 12 + 0.3 * x[:, 0] - 0.2 * x[:, 1] ** 2 + 0.25 * level + 0.2 * rng.normal(size=n + n_test)
+    mat = np.hstack([x, onehot]).astype(np.float32)
+    names = ["a", "b", "c", "d", "kind=p", "kind=q", "kind=__other__"]
+    mats = FoldMatrices(train=[mat[:n]] * folds, test=[mat[n:]] * folds, names=[names] * folds)
+    order = np.arange(n)
+    members = []
+    for f in range(folds):
+        valid = order[order % folds == f]
+        train = order[order % folds != f]
+        members += [Member(fold=f, seed=100 + s + f, train_idx=train, valid_idx=valid) for s in range(2)]
+    return mats, y[:n], members
+
+
+def fast_config(**sets: object) -> object:
+    quick = {"lightgbm.max_rounds": 400, "lightgbm.early_stopping_rounds": 30, "lightgbm.learning_rate": 0.2}
+    return build_config({**quick, **sets})
+
+
+def test_lightgbm_family_early_stops_seeds_and_refits(tmp_path: Path) -> None:
+    mats, y, members = toy_problem()
+    family = get_family("lightgbm")
+    cfg = fast_config()
+    result = family.fit(mats, y, members, cfg, "cpu")
+    # each member stops on its own validation rows, and the curves it logs are per iteration
+    assert all(0 < b < 399 for b in result.best_iteration)
+    for b, hist in zip(result.best_iteration, result.history, strict=True):
+        assert len(hist["train"]) == len(hist["valid"]) > b
+        assert hist["valid"][b] == pytest.approx(min(hist["valid"]))
+    rmse = np.sqrt(np.mean((np.concatenate(result.valid_pred) - np.concatenate([y[m.valid_idx] for m in members]))
+                           ** 2))
+    assert rmse < 0.7 * np.std(y)  # noise alone is 0.4 of it
+    # gain importances are keyed by feature name; the one-hot block appears as one categorical
+    assert result.importance["a"] > 0 and "kind" in result.importance and "kind=p" not in result.importance
+    # deterministic per seed: refitting the same members reproduces every prediction
+    again = family.fit(mats, y, members, cfg, "cpu")
+    np.testing.assert_array_equal(again.test_pred, result.test_pred)
+    assert not np.array_equal(result.test_pred[0], result.test_pred[1])  # seeds differ within a fold
+    # saved as LightGBM text (no pickle), reloaded with Booster(model_file=...), same numbers
+    family.save(result, tmp_path)
+    texts = sorted(tmp_path.glob("member_*.txt"))
+    assert len(texts) == len(members) and texts[0].read_text().startswith("tree")
+    import lightgbm as lgb
+
+    assert lgb.Booster(model_file=str(texts[0])).num_trees() == result.best_iteration[0] + 1
+    loaded = family.predict(tmp_path, mats.test, [{"fold": m.fold} for m in members], cfg, "cpu")
+    np.testing.assert_array_equal(loaded, result.test_pred)
+    # refit members (no validation rows) train exactly `epochs` rounds
+    refit = [Member(fold=0, seed=7, train_idx=np.arange(len(y)), valid_idx=np.zeros(0, np.int64), epochs=37)]
+    out = family.fit(FoldMatrices(mats.train[:1], mats.test[:1], mats.names[:1]), y, refit, cfg, "cpu")
+    assert out.best_iteration.tolist() == [36] and len(out.history[0]["train"]) == 37 and not out.history[0]["valid"]
+
+
+def test_lightgbm_one_hot_inputs_without_native_categoricals() -> None:
+    mats, y, members = toy_problem()
+    result = get_family("lightgbm").fit(mats, y, members[:2], fast_config(**{"lightgbm.native_categorical": False}),
+                                        "cpu")
+    assert "kind=p" in result.importance and "kind" not in result.importance
+
+
+@pytest.mark.parametrize("kind", ["ridge", "lasso", "elasticnet"])
+def test_linear_family_json_coefficients(kind: str, tmp_path: Path) -> None:
+    mats, y, members = toy_problem()
+    family = get_family(kind)
+    cfg = build_config({})
+    result = family.fit(mats, y, members, cfg, "cpu")
+    family.save(result, tmp_path)
+    saved = json.loads((tmp_path / "linear.json").read_text())
+    assert saved["model"] == kind and len(saved["coef"]) == len(members) and len(saved["coef"][0]) == 7
+    assert not list(tmp_path.glob("*.pkl")) and not list(tmp_path.glob("*.joblib"))
+    # prediction is exactly X @ coef + intercept
+    m0 = members[0]
+    manual = mats.test[0].astype(np.float64) @ np.array(saved["coef"][0]) + saved["intercept"][0]
+    np.testing.assert_array_equal(result.test_pred[0], manual)
+    np.testing.assert_array_equal(
+        result.valid_pred[0], mats.train[0][m0.valid_idx].astype(np.float64) @ np.array(saved["coef"][0])
+        + saved["intercept"][0]
+    )
+    loaded = family.predict(tmp_path, mats.test, [{"fold": m.fold} for m in members], cfg, "cpu")
+    np.testing.assert_array_equal(loaded, result.test_pred)
+    # seeds of one fold share the deterministic fit; refit members ignore `epochs`
+    np.testing.assert_array_equal(result.test_pred[0], result.test_pred[1])
+    full = Member(fold=0, seed=1, train_idx=np.arange(len(y)), valid_idx=np.zeros(0, np.int64), epochs=3)
+    other = Member(fold=0, seed=2, train_idx=np.arange(len(y)), valid_idx=np.zeros(0, np.int64), epochs=900)
+    out = family.fit(mats, y, [full, other], cfg, "cpu")
+    np.testing.assert_array_equal(out.test_pred[0], out.test_pred[1])
+    assert out.valid_pred[0].size == 0
+
+
+def test_unknown_linear_kind_is_refused() -> None:
+    from competition.errors import CompError
+    from competition.models.linear_family import LinearFamily
+
+    with pytest.raises(CompError, match="Unknown linear model"):
+        LinearFamily("svr")
+
+
+def mlflow_client(workspace: Path) -> MlflowClient:
+    return MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow_runs' / 'mlflow.db'}")
+
+
+def test_lightgbm_end_to_end(workspace: Path, hp_data_dir: Path) -> None:
+    info = train_predict_runs(hp_data_dir, "house-prices", "lightgbm")
+    run_id, bundle = info["run_id"], info["bundle"]
+    fam = bundle["families"][0]
+    assert fam["name"] == "lightgbm" and fam["prediction_path"] == "cv-average"
+    folder = Path("models/house-prices") / run_id / "lightgbm" / "cv"
+    assert len(list(folder.glob("member_*.txt"))) == len(fam["members"]) == 6  # 3 folds x 2 seeds
+    assert not [p for p in Path("models").rglob("*") if p.suffix in (".pkl", ".pickle", ".joblib")]
+    oof = pl.read_csv(Path("models/house-prices") / run_id / "oof.csv")
+    assert oof["lightgbm_log"].is_finite().all()
+    rmse = float(np.sqrt(np.mean((oof["lightgbm_log"] - oof["target_log"]).to_numpy() ** 2)))
+    assert rmse == pytest.approx(bundle["oof_log_rmse"]) and rmse < np.std(oof["target_log"].to_numpy())
+    # MLflow: per-iteration curves on the fold runs, gain importance table + PNG on the parent
+    client = mlflow_client(workspace)
+    exp = client.get_experiment_by_name("house-prices")
+    runs = client.search_runs([exp.experiment_id])
+    folds = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == run_id]
+    assert len(folds) == 3
+    history = client.get_metric_history(folds[0].info.run_id, "valid_log_rmse")
+    assert len(history) >= 2 and [m.step for m in history] == list(range(len(history)))
+    plots = {a.path for a in client.list_artifacts(run_id, "plots")}
+    assert {"plots/importance_lightgbm.csv", "plots/importance_lightgbm.png"} <= plots
+    table = Path(client.download_artifacts(run_id, "plots/importance_lightgbm.csv")).read_text().splitlines()
+    assert table[0] == "feature,gain" and len(table) > 5
+    parent = next(r for r in runs if r.info.run_id == run_id)
+    assert parent.data.tags["prediction_path"] == "lightgbm:cv-average"
+
+
+def test_ridge_end_to_end(workspace: Path, hp_data_dir: Path) -> None:
+    info = train_predict_runs(hp_data_dir, "house-prices", "ridge")
+    fam = info["bundle"]["families"][0]
+    assert fam["name"] == "ridge"
+    saved = json.loads((Path("models/house-prices") / info["run_id"] / "ridge" / "cv" / "linear.json").read_text())
+    assert saved["model"] == "ridge" and len(saved["coef"]) == len(fam["members"])
+
+
+def test_refit_full_lightgbm_and_linear(workspace: Path, hp_data_dir: Path) -> None:
+    """--refit-full: LightGBM refits for the median CV-chosen rounds, ridge refits on all rows; both recorded."""
+    info = train_predict_runs(hp_data_dir, "house-prices", "lightgbm,ridge", ["run.refit_full=true"])
+    by_name = {f["name"]: f for f in info["bundle"]["families"]}
+    lgb_fam = by_name["lightgbm"]
+    assert lgb_fam["prediction_path"] == "refit-full" and by_name["ridge"]["prediction_path"] == "refit-full"
+    rounds = int(np.median([m["best_iteration"] for m in lgb_fam["members"]])) + 1
+    assert [m["iterations"] for m in lgb_fam["refit_members"]] == [rounds, rounds]
+    folder = Path("models/house-prices") / info["run_id"]
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_file=str(folder / "lightgbm" / "refit" / "member_000.txt"))
+    assert booster.num_trees() == rounds
+    assert (folder / "features" / "refit.json").exists() and (folder / "ridge" / "refit" / "linear.json").exists()
+    run = mlflow_client(workspace).get_run(info["run_id"])
+    assert run.data.tags["prediction_path"] == "lightgbm:refit-full,ridge:refit-full"
+    # the CLI switch maps onto run.refit_full
+    out = run_ok(["train", "house-prices", "--data-dir", str(hp_data_dir), "--model", "ridge", "--no-refit-full",
+                  "--split", "holdout"])
+    run_id = out.split("run id:")[1].split()[0]
+    bundle = json.loads((Path("models/house-prices") / run_id / "bundle.json").read_text())
+    assert bundle["families"][0]["prediction_path"] == "cv-average"
+
+
+def test_three_families_end_to_end(workspace: Path, hp_data_dir: Path) -> None:
+    info = train_predict_runs(hp_data_dir, "house-prices", "mlp,lightgbm,ridge")
+    bundle = info["bundle"]
+    weights = bundle["blend_weights"]
+    assert list(weights) == ["mlp", "lightgbm", "ridge"]
+    assert sum(weights.values()) == pytest.approx(1.0) and min(weights.values()) >= 0
+    oof = pl.read_csv(Path("models/house-prices") / info["run_id"] / "oof.csv")
+    assert {"mlp_log", "lightgbm_log", "ridge_log", "blend_log"} <= set(oof.columns)
+    blended = np.column_stack([oof[f"{n}_log"].to_numpy() for n in weights]) @ np.array(list(weights.values()))
+    np.testing.assert_allclose(oof["blend_log"].to_numpy(), blended, rtol=0, atol=1e-12)
+    # the blend is no worse than its best member on the rows its weights were fit on
+    best = min(f["oof_log_rmse"] for f in bundle["families"])
+    assert bundle["oof_log_rmse"] <= best * 1.02
+    assert "blend weights:" in info["output"]
