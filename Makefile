@@ -26,7 +26,7 @@ train: setup
 	$(BIN)/comp train $(COMPETITION) --data-dir "$(DATA_DIR)" $(ARGS)
 
 test: setup
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -n 2
 
 lint: setup
 	$(BIN)/ruff check competition tests bench
