@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from competition.config import RunConfig, config_from_dict
+from competition.config import RunConfig, config_from_dict, to_toml
 from competition.ensemble import apply_blend
 from competition.errors import CompError
 from competition.features import FeaturePipeline
@@ -101,6 +101,7 @@ def save_bundle(result: Any, folder: Path, run_id: str, digest: str, device: str
         "versions": versions(),
     }
     (folder / "bundle.json").write_text(json.dumps(meta, indent=2))
+    (folder / "config.toml").write_text(to_toml(result.config))
 
 
 @dataclass

@@ -218,6 +218,23 @@ def build_config(*layers: dict[str, Any]) -> RunConfig:
     return dataclasses.replace(base, **kwargs)
 
 
+def to_toml(config: RunConfig) -> str:
+    """The config as a TOML file that `--config` reads back (every value, so a rerun is exact)."""
+    lines = []
+    for section, values in config.to_dict().items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, int | float):
+                text = repr(value)
+            else:
+                text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            lines.append(f"{key} = {text}")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def config_from_dict(data: dict[str, dict[str, Any]]) -> RunConfig:
     """Rebuild a config saved with `to_dict` (e.g. from a bundle or a logged run)."""
     return build_config({f"{s}.{k}": v for s, vals in data.items() for k, v in vals.items()})

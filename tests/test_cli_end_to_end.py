@@ -132,3 +132,20 @@ def test_submit_without_kaggle_credentials_says_how_to_set_them(
     assert result.exit_code == 2
     assert "KAGGLE_USERNAME" in result.output and "kaggle.json" in result.output
     assert "Traceback" not in result.output
+
+
+def test_config_toml_round_trips() -> None:
+    import tomllib
+
+    from competition.config import build_config, load_toml, to_toml
+
+    config = build_config({"mlp.hidden": 77, "run.model": 'mlp,"x"', "run.drop_outliers": False})
+    text = to_toml(config)
+    flat = {f"{s}.{k}": v for s, vals in tomllib.loads(text).items() for k, v in vals.items()}
+    assert build_config(flat) == config
+    path = Path(__file__).parent / "_tmp_config.toml"
+    try:
+        path.write_text(text)
+        assert build_config(load_toml(path)) == config
+    finally:
+        path.unlink()
