@@ -90,6 +90,17 @@ def _float_column(frame: pl.DataFrame, name: str, path: Path) -> np.ndarray:
     return frame[name].cast(pl.Float64).fill_null(float("nan")).to_numpy()
 
 
+def _read_predictions(path: Path, needed: tuple[str, ...]) -> pl.DataFrame:
+    try:
+        frame = pl.read_csv(path)
+    except Exception as exc:  # polars raises several types for damaged CSVs
+        raise CompError(f"{path} is not a readable CSV ({type(exc).__name__}); the bundle is damaged.") from exc
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise CompError(f"{path} has no column(s) {missing}; the bundle is incomplete or from another version of comp.")
+    return frame
+
+
 def load_members(spec: CompetitionSpec, run_ids: list[str], models_dir: Path) -> list[Member]:
     """Resolve run ids (or unique prefixes) to bundles and read their saved predictions."""
     if len(run_ids) < 2:
@@ -103,8 +114,7 @@ def load_members(spec: CompetitionSpec, run_ids: list[str], models_dir: Path) ->
         for path in (oof_path, test_path):
             if not path.exists():
                 raise CompError(f"Run {bundle.run_id} has no {path.name} in its bundle, so it cannot be blended.")
-        oof = pl.read_csv(oof_path)
-        test = pl.read_csv(test_path)
+        oof, test = _read_predictions(oof_path, ("Id", "fold")), _read_predictions(test_path, ("Id",))
         members.append(
             Member(
                 run_id=bundle.run_id,

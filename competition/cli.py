@@ -221,7 +221,7 @@ def train(
     for fam in r.families:
         console.print(
             f"  {fam.name:<10} OOF log-RMSE {fam.oof_score:.5f}  folds {' '.join(f'{s:.4f}' for s in fam.fold_scores)}"
-            f"  [{fam.prediction_path}, {fam.seconds:.1f}s]"
+            f"  \\[{fam.prediction_path}, {fam.seconds:.1f}s]"
         )
     if len(r.families) > 1:
         console.print("  blend weights: " + ", ".join(f"{k} {v:.3f}" for k, v in r.blend_weights.items()))
