@@ -28,9 +28,7 @@ def command(args: list[str]) -> str:
     i = 0
     while i < len(rest):
         option, value = rest[i], rest[i + 1] if i + 1 < len(rest) else ""
-        routine = ROUTINE.get(option) == value or any(
-            FAST[j : j + 2] == [option, value] for j in range(len(FAST) - 1)
-        )
+        routine = ROUTINE.get(option) == value or any(FAST[j : j + 2] == [option, value] for j in range(len(FAST) - 1))
         if not routine:
             shown += [option, value]
         i += 2

@@ -35,8 +35,9 @@ def make_module(n_in: int, cfg: MLPConfig) -> nn.Sequential:
     return module
 
 
-def train_one(x: torch.Tensor, y: torch.Tensor, member: Member, cfg: MLPConfig, epochs: int,
-              log_metric: Any | None = None) -> tuple[np.ndarray, float, int]:
+def train_one(
+    x: torch.Tensor, y: torch.Tensor, member: Member, cfg: MLPConfig, epochs: int, log_metric: Any | None = None
+) -> tuple[np.ndarray, float, int]:
     """Train one member; returns (validation predictions at the best epoch, best score, best epoch)."""
     torch.manual_seed(member.seed)
     tr = torch.as_tensor(member.train_idx)
@@ -46,8 +47,9 @@ def train_one(x: torch.Tensor, y: torch.Tensor, member: Member, cfg: MLPConfig, 
     model = make_module(x.shape[1], cfg)
     decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias")]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+    )
     best, best_epoch, best_state = math.inf, 0, copy.deepcopy(model.state_dict())
     for epoch in range(epochs):
         for group in opt.param_groups:

@@ -28,9 +28,11 @@ from competition.models.mlp_family import stack_folds, steps_per_epoch
 from competition.splits import make_folds
 from competition.training import build_fold_matrices, make_members, prepare_frames
 
-HP_CANDIDATES = [Path("../shared/data/house-prices-advanced-regression-techniques"),
-                 Path(__file__).resolve().parents[2] / "shared/data/house-prices-advanced-regression-techniques",
-                 Path("data/house-prices")]
+HP_CANDIDATES = [
+    Path("../shared/data/house-prices-advanced-regression-techniques"),
+    Path(__file__).resolve().parents[2] / "shared/data/house-prices-advanced-regression-techniques",
+    Path("data/house-prices"),
+]
 
 
 def house_prices_dir(tmp: Path) -> tuple[Path, str]:
@@ -93,8 +95,9 @@ def oof_score(members: list[Member], preds: list[np.ndarray], y: np.ndarray) -> 
     return log_rmse_from_logs(total[seen] / count[seen], y[seen])
 
 
-def batched_valid_preds(x: torch.Tensor, y: torch.Tensor, members: list[Member], cfg: MLPConfig,
-                        epochs: int) -> tuple[list[np.ndarray], float]:
+def batched_valid_preds(
+    x: torch.Tensor, y: torch.Tensor, members: list[Member], cfg: MLPConfig, epochs: int
+) -> tuple[list[np.ndarray], float]:
     from competition.models.mlp import predict_members
 
     spe = steps_per_epoch(members, cfg.batch_size)
@@ -109,12 +112,15 @@ def batched_valid_preds(x: torch.Tensor, y: torch.Tensor, members: list[Member],
     return preds, seconds
 
 
-def compare_trainers(x: torch.Tensor, y: torch.Tensor, members: list[Member], cfg: MLPConfig, epochs: int,
-                     peak: float) -> None:
+def compare_trainers(
+    x: torch.Tensor, y: torch.Tensor, members: list[Member], cfg: MLPConfig, epochs: int, peak: float
+) -> None:
     cfg = MLPConfig(**{**cfg.__dict__, "patience": 10**6, "epochs": epochs})
     d = x.shape[2]
-    print(f"\n== House Prices, {len(members)} members (5 folds x {len(members) // 5} seeds), {epochs} epochs each, "
-          f"width {cfg.hidden} x depth {cfg.depth}, {d} features, batch {cfg.batch_size}")
+    print(
+        f"\n== House Prices, {len(members)} members (5 folds x {len(members) // 5} seeds), {epochs} epochs each, "
+        f"width {cfg.hidden} x depth {cfg.depth}, {d} features, batch {cfg.batch_size}"
+    )
     naive_preds, t0 = [], time.perf_counter()
     for m in members:
         p, _, _ = train_one(x[m.fold], y, m, cfg, epochs)
@@ -126,22 +132,34 @@ def compare_trainers(x: torch.Tensor, y: torch.Tensor, members: list[Member], cf
     rows = max(len(m.train_idx) for m in members)
     n_rows = steps_per_epoch(members, cfg.batch_size) * cfg.batch_size
     flops = member_epoch_flops(n_rows, len(members[0].valid_idx), d, cfg) * member_epochs
-    print(f"naive sequential : {naive_s:7.1f} s  {naive_s / member_epochs * 1e3:7.2f} ms/member-epoch  "
-          f"OOF {oof_score(members, naive_preds, y_np):.5f}")
-    print(f"batched ensemble : {batched_s:7.1f} s  {batched_s / member_epochs * 1e3:7.2f} ms/member-epoch  "
-          f"OOF {oof_score(members, batched_preds, y_np):.5f}  ({flops / batched_s / 1e9:.1f} GFLOP/s = "
-          f"{flops / batched_s / 1e9 / peak:.0%} of measured matmul peak; {rows} training rows per member)")
+    print(
+        f"naive sequential : {naive_s:7.1f} s  {naive_s / member_epochs * 1e3:7.2f} ms/member-epoch  "
+        f"OOF {oof_score(members, naive_preds, y_np):.5f}"
+    )
+    print(
+        f"batched ensemble : {batched_s:7.1f} s  {batched_s / member_epochs * 1e3:7.2f} ms/member-epoch  "
+        f"OOF {oof_score(members, batched_preds, y_np):.5f}  ({flops / batched_s / 1e9:.1f} GFLOP/s = "
+        f"{flops / batched_s / 1e9 / peak:.0%} of measured matmul peak; {rows} training rows per member)"
+    )
     print(f"speed-up batched vs naive at equal epochs: {naive_s / batched_s:.1f}x")
 
 
-def scaling(x: torch.Tensor, y: torch.Tensor, base: list[Member], cfg: MLPConfig, epochs: int, peak: float,
-            sizes: list[int]) -> None:
+def scaling(
+    x: torch.Tensor, y: torch.Tensor, base: list[Member], cfg: MLPConfig, epochs: int, peak: float, sizes: list[int]
+) -> None:
     cfg = MLPConfig(**{**cfg.__dict__, "patience": 10**6, "epochs": epochs})
     print(f"\n== Time per member-epoch by ensemble size ({epochs} epochs, naive vs batched)")
     print(f"{'members':>8} {'naive ms':>10} {'batched ms':>11} {'ratio':>7} {'batched GFLOP/s':>16} {'of peak':>8}")
     for size in sizes:
-        members = [Member(fold=base[i % len(base)].fold, seed=1000 + i, train_idx=base[i % len(base)].train_idx,
-                          valid_idx=base[i % len(base)].valid_idx) for i in range(size)]
+        members = [
+            Member(
+                fold=base[i % len(base)].fold,
+                seed=1000 + i,
+                train_idx=base[i % len(base)].train_idx,
+                valid_idx=base[i % len(base)].valid_idx,
+            )
+            for i in range(size)
+        ]
         naive_members = members[: min(size, 5)]  # naive cost is linear in members: time 5, scale
         t0 = time.perf_counter()
         for m in naive_members:
@@ -151,8 +169,10 @@ def scaling(x: torch.Tensor, y: torch.Tensor, base: list[Member], cfg: MLPConfig
         batched_ms = batched_s / (size * epochs) * 1e3
         n_rows = steps_per_epoch(members, cfg.batch_size) * cfg.batch_size
         gflops = member_epoch_flops(n_rows, len(members[0].valid_idx), x.shape[2], cfg) / (batched_ms / 1e3) / 1e9
-        print(f"{size:>8} {naive_ms:>10.2f} {batched_ms:>11.2f} {naive_ms / batched_ms:>6.1f}x {gflops:>16.1f} "
-              f"{gflops / peak:>8.0%}")
+        print(
+            f"{size:>8} {naive_ms:>10.2f} {batched_ms:>11.2f} {naive_ms / batched_ms:>6.1f}x {gflops:>16.1f} "
+            f"{gflops / peak:>8.0%}"
+        )
 
 
 def mlflow_logging(tmp: Path, n: int = 400) -> None:
@@ -172,8 +192,10 @@ def mlflow_logging(tmp: Path, n: int = 400) -> None:
     t = time.perf_counter()
     logger.metric_series(run2, (("valid_log_rmse", 0.1, i) for i in range(n)))
     batched = time.perf_counter() - t
-    print(f"\n== MLflow: {n} metric values, one call each {single:.2f} s vs log_batch {batched:.3f} s "
-          f"({single / batched:.0f}x)")
+    print(
+        f"\n== MLflow: {n} metric values, one call each {single:.2f} s vs log_batch {batched:.3f} s "
+        f"({single / batched:.0f}x)"
+    )
 
 
 def end_to_end(name: str, data_dir: Path, tmp: Path) -> None:
@@ -195,8 +217,10 @@ def end_to_end(name: str, data_dir: Path, tmp: Path) -> None:
     parts = ", ".join(f"{k} {v:.1f}s" for k, v in outcome.timings.items())
     print(f"\n== End to end: default `comp train {name}` ({r.split}, {len(r.folds)} folds x {config.run.seeds} seeds)")
     print(f"wall {total:.1f} s  [{parts}]  predict from bundle {predict_s:.1f} s")
-    print(f"CV mean {np.mean(r.fold_scores):.5f} ± {np.std(r.fold_scores):.5f}, OOF {r.oof_score:.5f} "
-          f"({int(r.validated.sum())} validated rows)")
+    print(
+        f"CV mean {np.mean(r.fold_scores):.5f} ± {np.std(r.fold_scores):.5f}, OOF {r.oof_score:.5f} "
+        f"({int(r.validated.sum())} validated rows)"
+    )
 
 
 def main() -> None:
@@ -209,8 +233,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = "cpu"
     peak = matmul_peak(device)
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"measured fp32 matmul peak {peak:.1f} GFLOP/s")
+    print(
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"measured fp32 matmul peak {peak:.1f} GFLOP/s"
+    )
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         hp_dir, origin = house_prices_dir(tmp)

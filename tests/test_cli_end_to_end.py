@@ -139,7 +139,7 @@ def test_config_toml_round_trips() -> None:
 
     from competition.config import build_config, load_toml, to_toml
 
-    config = build_config({"mlp.hidden": 77, "run.model": 'mlp,"x"', "run.drop_outliers": False})
+    config = build_config({"mlp.hidden": 77, "run.model": 'mlp,"x"', "run.drop_outliers": True})
     text = to_toml(config)
     flat = {f"{s}.{k}": v for s, vals in tomllib.loads(text).items() for k, v in vals.items()}
     assert build_config(flat) == config

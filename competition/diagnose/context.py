@@ -23,7 +23,7 @@ from competition.config import RunConfig
 from competition.data import CompetitionData
 from competition.diagnose.settings import DiagnoseSettings
 from competition.metrics import log_rmse_from_logs
-from competition.models.mlp import Member, MLPConfig, predict_members, train_members
+from competition.models.mlp import Member, MLPConfig, TrainedMembers, predict_members, train_members
 from competition.models.mlp_family import stack_folds
 from competition.splits import Fold, make_folds
 from competition.training import build_fold_matrices, make_members, prepare_frames, resolve_split
@@ -169,7 +169,8 @@ class DiagnoseContext:
         """Results for every variant; the missing ones are trained in one call per (shape, batch size).
 
         `train_curves` variants also get an evaluation-mode training-error curve, from a twin member
-        (same seed, same rows) whose 'validation' rows are its training rows."""
+        (same seed, same rows, same batch, so it trains identically) whose 'validation' rows are its
+        training rows (see `train_eval_rows`)."""
         split = split or self.split
         wanted = list(dict.fromkeys(variants))
         curves = set(train_curves)
@@ -218,8 +219,15 @@ class DiagnoseContext:
         self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - t0
 
     def _score(
-        self, v: Variant, members: list[Member], idx: list[int], trained, mats: SplitMatrices, cfg: MLPConfig
+        self,
+        v: Variant,
+        members: list[Member],
+        idx: list[int],
+        trained: TrainedMembers,
+        mats: SplitMatrices,
+        cfg: MLPConfig,
     ) -> VariantResult:
+        """Seed-averaged OOF and evaluation-mode train errors of one variant's members (best weights)."""
         n_folds = len(mats.folds)
         total = np.zeros(self.n_rows)
         count = np.zeros(self.n_rows)

@@ -70,12 +70,11 @@ class DiagnoseOutcome:
 
 def prefetch(ctx: DiagnoseContext, what: list[str]) -> None:
     """Train every variant the chosen diagnostics need on the run's split up front, so variants of
-    one shape from different diagnostics (e.g. the default and the regularization sweep) share a call."""
+    one shape from different diagnostics (e.g. the default and the regularization sweep) share a call.
+    (The validation diagnostic's other splits, and the random-label and sanity runs, train later.)"""
     variants: list[Variant] = []
     with_curves: list[Variant] = []
     for key in what:
-        if key == "validation":
-            continue  # trains on other splits; the run's split part is the default, requested anyway
         v, c = DIAGNOSTICS[key].plan(ctx)
         variants += v
         with_curves += c
