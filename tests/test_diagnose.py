@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +205,25 @@ def test_settings_and_what_are_checked() -> None:
     assert parse_what("Random-Labels,sanity") == ["sanity", "randomlabels"]
     with pytest.raises(CompError, match="Unknown diagnostic"):
         parse_what("curves,bogus")
+
+
+def test_train_twins_track_their_member_and_batching_does_not_change_results(hp_data_dir: Path) -> None:
+    """The learning-curve train line comes from a twin member; it must have trained exactly like the
+    member it mirrors, and a variant's result must not depend on what else shares its batch."""
+    from competition.competitions import get_spec
+    from competition.config import build_config
+    from competition.data import load_competition
+    from competition.diagnose.context import DiagnoseContext
+
+    spec = get_spec("house-prices")
+    config = build_config(spec.config_defaults, {"mlp.hidden": 16, "mlp.epochs": 30})
+    ctx = DiagnoseContext(spec, load_competition(spec, hp_data_dir), config, build_settings({"max_epochs": 6}), "cpu")
+    d = ctx.default
+    alone = ctx.evaluate([d])[d]
+    other = dataclasses.replace(d, weight_decay=3.0)
+    ctx._cache.clear()
+    both = ctx.evaluate([other, d], train_curves=[d])[d]
+    assert both.oof_valid == pytest.approx(alone.oof_valid, abs=1e-6)
+    for j, m in enumerate(both.members):
+        twin_at_best = both.train_eval_curves[j][int(both.best_epoch[j])]
+        assert twin_at_best == pytest.approx(both.fold_train[m.fold], rel=1e-4)

@@ -94,3 +94,13 @@ def test_members_of_different_sizes_take_their_own_epochs_and_stay_independent()
         alone = train_members(x, y, [members[j]], CFG)
         assert alone.history[0]["valid"] == together.history[j]["valid"]
         assert torch.equal(alone.weights[0][0], together.weights[0][j])
+
+
+def test_member_without_dropout_ignores_batch_mates_that_use_it() -> None:
+    x, y = problem()
+    members = members_for(300, 3, 1)
+    members[1].dropout = 0.0
+    members[0].dropout = 0.4
+    together = train_members(x, y, members, CFG)
+    alone = train_members(x, y, [members[1]], CFG)
+    assert alone.history[0]["valid"] == together.history[1]["valid"]

@@ -69,7 +69,10 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def f4(x: float) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.4f}"
+    """Four decimals; tiny non-zero values (a memorized batch) in scientific notation instead of 0.0000."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{x:.1e}" if 0 < abs(x) < 5e-5 else f"{x:.4f}"
 
 
 def pct(x: float) -> str:

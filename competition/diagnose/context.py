@@ -187,9 +187,9 @@ class DiagnoseContext:
         return {v: self._cache[(split, v)] for v in wanted}
 
     def _train_group(self, split: str, variants: list[Variant], curves: set[Variant]) -> None:
-        t0 = time.perf_counter()
-        mats = self.matrices(split)
+        mats = self.matrices(split)  # featurized first, so that time counts as features, not training
         base = self.base_members(split)
+        t0 = time.perf_counter()
         v0 = variants[0]
         cfg = dataclasses.replace(self.mlp, hidden=v0.hidden, depth=v0.depth, batch_size=v0.batch_size)
         members: list[Member] = []

@@ -243,6 +243,7 @@ def _train_sorted(
     wd = per_member([m.weight_decay for m in members], cfg.weight_decay)
     dropout = per_member([m.dropout for m in members], cfg.dropout)
     use_dropout = bool((dropout > 0).any())
+    dropout_list = dropout.tolist()
     noise_width = cfg.hidden * cfg.depth
 
     # Target scaling fit on each member's training rows only.
@@ -294,8 +295,15 @@ def _train_sorted(
             yb = (y_log[rows] - center_a[:k]) / scale_a[:k]
             noise = None
             if use_dropout:
+                # Only members that use dropout draw from their generator, so a member without
+                # dropout trains the same whether or not its batch-mates use it.
                 noise = torch.stack(
-                    [torch.rand(rows.shape[1], noise_width, generator=generators[g], device=device) for g in a_list[:k]]
+                    [
+                        torch.rand(rows.shape[1], noise_width, generator=generators[g], device=device)
+                        if dropout_list[g] > 0
+                        else torch.zeros(rows.shape[1], noise_width, device=device)
+                        for g in a_list[:k]
+                    ]
                 )
             weights = _views(flat[:k], shapes)
             pred = forward(weights, xb, act, noise, keep_a[:k])
