@@ -284,7 +284,7 @@ def run_blend(
         "git_commit": git_commit(),
     }
     parent = logger.start(run_name, tags)
-    try:
+    with logger.closing(parent):
         params = {"blend.method": method, "blend.members": ",".join(member_ids)}
         params.update({f"blend.member.{i}": rid for i, rid in enumerate(member_ids)})
         logger.params(parent, params)
@@ -307,11 +307,4 @@ def run_blend(
         logger.metrics(parent, metrics)
         logger.artifacts(parent, bundle_dir, "bundle")
         logger.artifact(parent, sub_path, "submission")
-        logger.end(parent, "FINISHED")
-    except KeyboardInterrupt:
-        logger.end(parent, "KILLED")
-        raise
-    except BaseException:
-        logger.end(parent, "FAILED")
-        raise
     return BlendOutcome(run_id=parent, result=result, submission=sub_path, bundle=bundle_dir, timings=timings)

@@ -128,7 +128,7 @@ def train(
     parent = logger.start(run_name, tags)
     logger.params(parent, config.flat())
     timings["tracking"] = time.perf_counter() - t0
-    try:
+    with logger.closing(parent):
         result = run_training(data, config, device, progress)
         timings.update(result.timings)
         t0 = time.perf_counter()
@@ -159,11 +159,4 @@ def train(
         summary = parent_summary(result)
         summary.update({f"seconds.{k}": v for k, v in timings.items()})
         logger.metrics(parent, summary)
-        logger.end(parent, "FINISHED")
-    except KeyboardInterrupt:
-        logger.end(parent, "KILLED")
-        raise
-    except BaseException:
-        logger.end(parent, "FAILED")
-        raise
     return TrainOutcome(run_id=parent, result=result, submission=sub_path, bundle=bundle_dir, timings=timings)

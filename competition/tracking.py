@@ -7,10 +7,11 @@ per value, because single writes to sqlite dominate a short run otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,16 @@ class RunLogger:
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
+
+    @contextlib.contextmanager
+    def closing(self, run_id: str) -> Iterator[None]:
+        """End the run FINISHED on success, KILLED on Ctrl-C, FAILED on any error: never left RUNNING."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.end(run_id, "KILLED")
+            raise
+        except BaseException:
+            self.end(run_id, "FAILED")
+            raise
+        self.end(run_id, "FINISHED")
