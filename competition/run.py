@@ -24,7 +24,7 @@ from competition.paths import Workspace
 from competition.plots import importance_bar, learning_curve
 from competition.submission import build_submission, write_submission
 from competition.tracking import RunLogger, git_commit, resolve_tracking_uri
-from competition.training import TrainingResult, run_training
+from competition.training import TrainingResult, folds_for, run_training
 
 
 @dataclass
@@ -112,6 +112,7 @@ def train(
         data = load_competition(spec, data_dir)
     timings["load"] = time.perf_counter() - t0
     device = resolve_device(config.run.device, config.run.threads)
+    folds_for(data, config)  # refuse impossible fold settings before an MLflow run exists
 
     t0 = time.perf_counter()
     uri = resolve_tracking_uri(tracking_uri, workspace)

@@ -78,6 +78,16 @@ def resolve_split(spec: CompetitionSpec, config: RunConfig) -> str:
     return split
 
 
+def folds_for(data: CompetitionData, config: RunConfig) -> tuple[str, list[Fold]]:
+    """The run's split kind and folds (cheap; also used to refuse bad fold settings up front)."""
+    spec = data.spec
+    split = resolve_split(spec, config)
+    order_key = data.train[spec.time_order_column].to_numpy() if spec.time_order_column else None
+    return split, make_folds(
+        split, data.train.height, config.run.folds, config.run.seed, order_key, config.run.holdout_share
+    )
+
+
 def resolve_refit(config: RunConfig, split: str) -> bool:
     value = config.run.refit_full.strip().lower()
     if value == "auto":
@@ -166,9 +176,7 @@ def run_training(
     y_log = data.y_log
     timings["prepare"] = time.perf_counter() - t0
 
-    split = resolve_split(spec, config)
-    order_key = data.train[spec.time_order_column].to_numpy() if spec.time_order_column else None
-    folds = make_folds(split, train.height, config.run.folds, config.run.seed, order_key, config.run.holdout_share)
+    split, folds = folds_for(data, config)
     keep = np.ones(train.height, dtype=bool)
     if config.run.drop_outliers and spec.outlier_rule is not None:
         keep = ~spec.outlier_rule(data.train).to_numpy().astype(bool)

@@ -67,3 +67,16 @@ def test_from_run_reproduces_a_run_bit_for_bit(workspace: Path, hp_data_dir: Pat
     rerun_id = again.output.split("run id:")[1].split()[0]
     subs = workspace / "submissions" / "house-prices"
     assert (subs / f"{run_id}.csv").read_bytes() == (subs / f"{rerun_id}.csv").read_bytes()
+
+
+def test_impossible_folds_are_refused_before_any_run_is_recorded(workspace: Path, hp_data_dir: Path) -> None:
+    result = runner.invoke(app, ["train", "house-prices", "--data-dir", str(hp_data_dir), "--folds", "200"])
+    assert result.exit_code == 2 and "too many" in result.output
+    db = workspace / "mlflow_runs" / "mlflow.db"
+    assert not db.exists() or not [r for r in runs_of_any(workspace)]
+
+
+def runs_of_any(workspace: Path) -> list:
+    client = MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow_runs' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("house-prices")
+    return [] if exp is None else client.search_runs([exp.experiment_id])
