@@ -30,10 +30,31 @@ def resolve_tracking_uri(uri: str | None, workspace: Workspace) -> str:
     return workspace.default_tracking_uri
 
 
+_READY: set[str] = set()
+
+
 def client(uri: str) -> Any:
+    """An MlflowClient whose store is created/migrated under a file lock.
+
+    MLflow builds and migrates a new sqlite store on first use; two `comp` processes doing that
+    at once on the same file fail ("duplicate column"), so the first use is serialized."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=uri)
+    if uri in _READY or not uri.startswith("sqlite:///"):
+        return MlflowClient(tracking_uri=uri)
+    import fcntl
+
+    lock_path = Path(uri.removeprefix("sqlite:///") + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            mlflow_client = MlflowClient(tracking_uri=uri)
+            mlflow_client.search_experiments(max_results=1)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    _READY.add(uri)
+    return mlflow_client
 
 
 def experiment_id(mlflow_client: Any, name: str, workspace: Workspace, uri: str) -> str:
