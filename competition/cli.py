@@ -153,6 +153,14 @@ def train(
             help="Retrain on all rows for the submission (run.refit_full) [default: auto, the split's choice].",
         ),
     ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted run from its last finished fold (same config; "
+            "the final result is the same as an uninterrupted run's).",
+        ),
+    ] = None,
     from_run: Annotated[
         str | None,
         typer.Option(
@@ -190,6 +198,15 @@ def train(
             },
         )
         data = load_competition(spec, data_dir_for(spec.name, data_dir))
+        if resume is not None:
+            from competition.run import resume_config
+
+            config, digest = resume_config(Workspace.current(), spec.name, resume)
+            if digest != data.digest:
+                raise CompError(
+                    f"Run {resume} was trained on different data (digest {digest[:12]}, now {data.digest[:12]}); "
+                    "resume it with the same files, or start a new run."
+                )
         if expected_digest is not None and data.digest != expected_digest:
             err_console.print(
                 f"[yellow]Warning:[/] the data differs from run {from_run}'s (digest {data.digest[:12]} vs "
@@ -205,6 +222,7 @@ def train(
                 tracking_uri=tracking_uri,
                 progress=progress,
                 data=data,
+                resume=resume,
             )
     except CompError as exc:
         fail(exc)

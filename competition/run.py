@@ -6,6 +6,8 @@ atomically at the end, so an interrupted run leaves neither half-written.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -16,10 +18,12 @@ import numpy as np
 
 from competition import atomic
 from competition.bundle import save_bundle
+from competition.checkpoints import Checkpoint
 from competition.competitions.base import CompetitionSpec
-from competition.config import RunConfig
+from competition.config import RunConfig, config_from_dict
 from competition.data import CompetitionData, load_competition
 from competition.devices import resolve_device
+from competition.errors import CompError
 from competition.paths import Workspace
 from competition.plots import importance_bar, learning_curve
 from competition.submission import build_submission, write_submission
@@ -34,6 +38,22 @@ class TrainOutcome:
     submission: Path
     bundle: Path
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def partial_dir(workspace: Workspace, competition: str, run_id: str) -> Path:
+    """Where an unfinished run keeps its checkpoints (a hidden folder `comp predict` ignores)."""
+    return workspace.models_dir(competition) / ".partial" / run_id
+
+
+def resume_config(workspace: Workspace, competition: str, run_id: str) -> tuple[RunConfig, str]:
+    """Config and data digest of an interrupted run, from its checkpoint folder."""
+    meta = Checkpoint(partial_dir(workspace, competition, run_id)).read_run()
+    if meta is None:
+        raise CompError(
+            f"Nothing to resume for run {run_id!r}: no checkpoint in "
+            f"{partial_dir(workspace, competition, run_id)} (the run finished, or never started here)."
+        )
+    return config_from_dict(meta["config"]), meta["data_digest"]
 
 
 def log_family_folds(logger: RunLogger, parent: str, result: TrainingResult, plots_dir: Path) -> None:
@@ -105,6 +125,7 @@ def train(
     tracking_uri: str | None = None,
     progress: Any | None = None,
     data: CompetitionData | None = None,
+    resume: str | None = None,
 ) -> TrainOutcome:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -126,11 +147,18 @@ def train(
         "data_digest": data.digest,
         "device": device,
     }
-    parent = logger.start(run_name, tags)
-    logger.params(parent, config.flat())
+    if resume is None:
+        parent = logger.start(run_name, tags)
+        logger.params(parent, config.flat())
+        checkpoint = Checkpoint(partial_dir(workspace, spec.name, parent))
+        checkpoint.write_run({"config": config.to_dict(), "data_digest": data.digest})
+    else:
+        parent = resume
+        checkpoint = Checkpoint(partial_dir(workspace, spec.name, parent))
+        logger.client.update_run(parent, status="RUNNING")
     timings["tracking"] = time.perf_counter() - t0
     with logger.closing(parent):
-        result = run_training(data, config, device, progress)
+        result = run_training(data, config, device, progress, checkpoint)
         timings.update(result.timings)
         t0 = time.perf_counter()
         submission = build_submission(spec, result.test_ids, result.test_log)
@@ -160,4 +188,7 @@ def train(
         summary = parent_summary(result)
         summary.update({f"seconds.{k}": v for k, v in timings.items()})
         logger.metrics(parent, summary)
+    shutil.rmtree(checkpoint.folder, ignore_errors=True)  # the run is complete: its pieces are in the bundle
+    with contextlib.suppress(OSError):
+        checkpoint.folder.parent.rmdir()  # only when no other run has checkpoints there
     return TrainOutcome(run_id=parent, result=result, submission=sub_path, bundle=bundle_dir, timings=timings)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from competition.checkpoints import Checkpoint, fit_in_pieces
 from competition.competitions.base import CompetitionSpec
 from competition.config import RunConfig
 from competition.data import CompetitionData
@@ -167,8 +168,14 @@ def score_members(
 
 
 def run_training(
-    data: CompetitionData, config: RunConfig, device: str, progress: Any | None = None, on_phase: Any | None = None
+    data: CompetitionData,
+    config: RunConfig,
+    device: str,
+    progress: Any | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> TrainingResult:
+    """Train every family of `config` on `data`; with a checkpoint, finished pieces are saved
+    as they complete and pieces already there are reused (see `competition.checkpoints`)."""
     spec = data.spec
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -200,7 +207,7 @@ def run_training(
         family = get_family(name)
         t0 = time.perf_counter()
         members = make_members(folds, config.run.seeds, config.run.seed, keep)
-        result = family.fit(mats, y_log, members, config, device, progress)
+        result = fit_in_pieces(family, mats, y_log, members, config, device, progress, checkpoint, f"{name}-cv")
         oof, fold_scores, oof_score = score_members(members, result, folds, y_log)
         run = FamilyRun(
             name=name,
@@ -224,7 +231,9 @@ def run_training(
                 )
                 for s in range(config.run.seeds)
             ]
-            run.refit_result = family.fit(refit_mats, y_log, run.refit_members, config, device, progress)
+            run.refit_result = fit_in_pieces(
+                family, refit_mats, y_log, run.refit_members, config, device, progress, checkpoint, f"{name}-refit"
+            )
             run.test_log = run.refit_result.test_pred.mean(axis=0)
             run.prediction_path = "refit-full"
         run.seconds = time.perf_counter() - t0

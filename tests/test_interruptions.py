@@ -22,9 +22,11 @@ def runs_of(workspace: Path) -> list:
 
 
 def no_outputs(workspace: Path) -> bool:
+    """No bundle and no submission; only the resume checkpoints under models/<comp>/.partial/."""
     models = list((workspace / "models").rglob("*")) if (workspace / "models").exists() else []
+    bundles = [p for p in models if p.is_file() and ".partial" not in p.parts]
     subs = list((workspace / "submissions").rglob("*.csv")) if (workspace / "submissions").exists() else []
-    return not [p for p in models if p.is_file()] and not subs
+    return not bundles and not subs
 
 
 @pytest.mark.parametrize(("error", "status", "code"), [(KeyboardInterrupt, "KILLED", 130), (RuntimeError, "FAILED", 1)])

@@ -170,6 +170,16 @@ class LightGBMFamily:
             extra={"models": models, "groups": groups},
         )
 
+    def load_extra(self, folder: Path) -> dict[str, Any]:
+        meta = json.loads((folder / MODEL_META).read_text())
+        return {
+            "models": [(folder / name).read_text() for name in meta["models"]],
+            "groups": meta["categorical_groups"],
+        }
+
+    def merge_extra(self, extras: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"models": [m for e in extras for m in e["models"]], "groups": extras[0]["groups"]}
+
     def save(self, result: FamilyResult, folder: Path) -> None:
         files = []
         for j, text in enumerate(result.extra["models"]):

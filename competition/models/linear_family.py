@@ -91,6 +91,16 @@ class LinearFamily:
             extra={"coef": coefs, "intercept": intercepts},
         )
 
+    def load_extra(self, folder: Path) -> dict[str, Any]:
+        saved = json.loads((folder / "linear.json").read_text())
+        return {"coef": saved["coef"], "intercept": saved["intercept"]}
+
+    def merge_extra(self, extras: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "coef": [c for e in extras for c in e["coef"]],
+            "intercept": [i for e in extras for i in e["intercept"]],
+        }
+
     def save(self, result: FamilyResult, folder: Path) -> None:
         payload = {"model": self.name, "coef": result.extra["coef"], "intercept": result.extra["intercept"]}
         (folder / "linear.json").write_text(json.dumps(payload))

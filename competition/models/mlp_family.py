@@ -44,6 +44,26 @@ def steps_per_epoch(members: list[Member], batch_size: int) -> int:
 
 class MLPFamily:
     name = "mlp"
+    batched = True
+    """All folds train in one call (checkpoints hold the whole family, not single folds)."""
+
+    def load_extra(self, folder: Path) -> dict[str, Any]:
+        meta = json.loads((folder / "mlp_meta.json").read_text())
+        tensors = load_file(str(folder / "mlp_weights.safetensors"))
+        return {
+            "weights": [tensors[f"w{i}"] for i in range(meta["n_tensors"])],
+            "y_center": tensors["y_center"],
+            "y_scale": tensors["y_scale"],
+            "width": meta["width"],
+        }
+
+    def merge_extra(self, extras: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "weights": [torch.cat(ws) for ws in zip(*(e["weights"] for e in extras), strict=True)],
+            "y_center": torch.cat([e["y_center"] for e in extras]),
+            "y_scale": torch.cat([e["y_scale"] for e in extras]),
+            "width": extras[0]["width"],
+        }
 
     def fit(
         self,

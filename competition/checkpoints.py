@@ -1,0 +1,114 @@
+"""Per-fold checkpoints: finished pieces of a run on disk, so `comp train --resume` goes on
+from where an interrupted run stopped and ends with the same result.
+
+A piece is one `family.fit` call: one fold for families trained fold by fold (LightGBM,
+linear), all folds at once for the batched MLP, and the refit. Members are independent, so
+training the unfinished pieces later gives exactly what an uninterrupted run would have.
+Files are JSON, `.npy` (no pickles) and whatever the family's own `save` writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from competition import atomic
+from competition.models.base import FamilyResult
+from competition.models.mlp import Member
+
+
+def member_key(members: list[Member]) -> list[list[int]]:
+    return [[int(m.fold), int(m.seed), len(m.train_idx), len(m.valid_idx), int(m.epochs or 0)] for m in members]
+
+
+class Checkpoint:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def write_run(self, meta: dict[str, Any]) -> None:
+        atomic.write_text(self.folder / "run.json", json.dumps(meta))
+
+    def read_run(self) -> dict[str, Any] | None:
+        path = self.folder / "run.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def load(self, key: str, family: Any, members: list[Member]) -> FamilyResult | None:
+        piece = self.folder / key
+        if not (piece / "piece.json").exists():
+            return None
+        meta = json.loads((piece / "piece.json").read_text())
+        if meta["members"] != member_key(members):
+            return None  # a different run shape: train this piece again
+        return FamilyResult(
+            valid_pred=[np.asarray(v, dtype=np.float64) for v in meta["valid_pred"]],
+            test_pred=np.load(piece / "test_pred.npy", allow_pickle=False),
+            best_iteration=np.asarray(meta["best_iteration"], dtype=np.int64),
+            history=meta["history"],
+            importance=meta["importance"],
+            extra=family.load_extra(piece / "model"),
+        )
+
+    def save(self, key: str, family: Any, members: list[Member], result: FamilyResult) -> None:
+        with atomic.folder(self.folder / key) as tmp:
+            (tmp / "model").mkdir()
+            family.save(result, tmp / "model")
+            np.save(tmp / "test_pred.npy", np.asarray(result.test_pred), allow_pickle=False)
+            meta = {
+                "members": member_key(members),
+                "valid_pred": [np.asarray(v, dtype=np.float64).tolist() for v in result.valid_pred],
+                "best_iteration": np.asarray(result.best_iteration).astype(int).tolist(),
+                "history": result.history,
+                "importance": result.importance,
+            }
+            (tmp / "piece.json").write_text(json.dumps(meta))
+
+
+def merge_results(family: Any, results: list[FamilyResult]) -> FamilyResult:
+    """Concatenate pieces in member order."""
+    if len(results) == 1:
+        return results[0]
+    importance: dict[str, float] = {}
+    for r in results:
+        for k, v in r.importance.items():
+            importance[k] = importance.get(k, 0.0) + v
+    return FamilyResult(
+        valid_pred=[v for r in results for v in r.valid_pred],
+        test_pred=np.concatenate([r.test_pred for r in results], axis=0),
+        best_iteration=np.concatenate([np.asarray(r.best_iteration) for r in results]),
+        history=[h for r in results for h in r.history],
+        importance=importance,
+        extra=family.merge_extra([r.extra for r in results]),
+    )
+
+
+def fit_in_pieces(
+    family: Any,
+    mats: Any,
+    y_log: np.ndarray,
+    members: list[Member],
+    config: Any,
+    device: str,
+    progress: Any,
+    checkpoint: Checkpoint | None,
+    prefix: str,
+) -> FamilyResult:
+    """Fit a family piece by piece (one fold per piece unless the family batches all folds),
+    reusing pieces a checkpoint already holds and saving each new one as soon as it is done."""
+    if getattr(family, "batched", False):
+        pieces = [members]
+    else:
+        folds = sorted({m.fold for m in members})
+        pieces = [[m for m in members if m.fold == f] for f in folds]
+    results = []
+    for piece in pieces:
+        key = f"{prefix}-fold-{'-'.join(str(f) for f in sorted({m.fold for m in piece}))}"
+        result = checkpoint.load(key, family, piece) if checkpoint is not None else None
+        if result is None:
+            result = family.fit(mats, y_log, piece, config, device, progress)
+            if checkpoint is not None:
+                checkpoint.save(key, family, piece, result)
+        results.append(result)
+    return merge_results(family, results)

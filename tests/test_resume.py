@@ -1,0 +1,76 @@
+"""`comp train --resume`: an interrupted run continues from its last finished fold and ends
+with exactly the result of an uninterrupted run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from competition.cli import app
+from competition.models import linear_family, mlp_family
+from tests.conftest import sets_args
+
+runner = CliRunner()
+ARGS = ["--model", "mlp,ridge", *sets_args()]
+
+
+def train(data_dir: Path, *extra: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["train", "house-prices", "--data-dir", str(data_dir), *ARGS, *extra])
+    return result.exit_code, result.output
+
+
+def test_resume_continues_from_the_last_finished_fold(
+    workspace: Path, hp_data_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The reference: an uninterrupted run in its own workspace.
+    code, out = train(hp_data_dir)
+    assert code == 0, out
+    reference_id = out.split("run id:")[1].split()[0]
+    reference = (workspace / "submissions" / "house-prices" / f"{reference_id}.csv").read_bytes()
+    shutil.rmtree(workspace / "submissions")
+
+    # Interrupt the second run while ridge trains its second fold (the MLP family is done by then).
+    real_fit = linear_family.LinearFamily.fit
+    calls = {"ridge": 0}
+
+    def fit_then_stop(self, mats, y, members, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["ridge"] += 1
+        if calls["ridge"] == 2:
+            raise KeyboardInterrupt
+        return real_fit(self, mats, y, members, *args, **kwargs)
+
+    monkeypatch.setattr(linear_family.LinearFamily, "fit", fit_then_stop)
+    code, out = train(hp_data_dir)
+    assert code == 130
+    client = MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow_runs' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("house-prices")
+    killed = [r for r in client.search_runs([exp.experiment_id]) if r.info.status == "KILLED"]
+    assert len(killed) == 1
+    run_id = killed[0].info.run_id
+    assert not (workspace / "submissions").exists()
+    pieces = sorted(p.name for p in (workspace / "models" / "house-prices" / ".partial" / run_id).iterdir())
+    assert pieces == ["mlp-cv-fold-0-1-2", "ridge-cv-fold-0", "run.json"]
+
+    # Resume: the finished pieces are reused (the MLP is not trained again), the rest is trained.
+    monkeypatch.setattr(linear_family.LinearFamily, "fit", real_fit)
+
+    def no_mlp(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the MLP family finished before the interruption and must not train again")
+
+    monkeypatch.setattr(mlp_family, "train_members", no_mlp)
+    code, out = train(hp_data_dir, "--resume", run_id)
+    assert code == 0, out
+    assert out.split("run id:")[1].split()[0] == run_id
+    assert (workspace / "submissions" / "house-prices" / f"{run_id}.csv").read_bytes() == reference
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert not (workspace / "models" / "house-prices" / ".partial" / run_id).exists()
+    assert len([r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get("comp_kind") == "train"]) == 2
+
+
+def test_resume_of_an_unknown_run_is_refused(workspace: Path, hp_data_dir: Path) -> None:
+    code, out = train(hp_data_dir, "--resume", "feedface")
+    assert code == 2 and "Nothing to resume" in out
