@@ -21,24 +21,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-COLUMNS: tuple[str, ...] = (
-    "Id", "Address", "Sold Price", "Summary", "Type", "Year built", "Heating", "Cooling", "Parking", "Lot",
-    "Bedrooms", "Bathrooms", "Full bathrooms", "Total interior livable area", "Total spaces", "Garage spaces",
-    "Region", "Elementary School", "Elementary School Score", "Elementary School Distance", "Middle School",
-    "Middle School Score", "Middle School Distance", "High School", "High School Score", "High School Distance",
-    "Flooring", "Heating features", "Cooling features", "Appliances included", "Laundry features",
-    "Parking features", "Tax assessed value", "Annual tax amount", "Listed On", "Listed Price", "Last Sold On",
-    "Last Sold Price", "City", "Zip", "State",
-)  # fmt: skip
+from competition.competitions.california import RAW_COLUMNS as CALIFORNIA_COLUMNS
+from competition.synthetic.files import write_files
+
+COLUMNS: tuple[str, ...] = tuple(CALIFORNIA_COLUMNS)
+"""The real train.csv header, in order (from the competition spec: one source of truth)."""
 TEST_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c != "Sold Price")
-FLOAT_COLUMNS: frozenset[str] = frozenset(
-    (
-        "Sold Price", "Year built", "Lot", "Bathrooms", "Full bathrooms", "Total interior livable area",
-        "Total spaces", "Garage spaces", "Elementary School Score", "Elementary School Distance",
-        "Middle School Score", "Middle School Distance", "High School Score", "High School Distance",
-        "Tax assessed value", "Annual tax amount", "Listed Price", "Last Sold Price",
-    )
-)  # fmt: skip
+FLOAT_COLUMNS: frozenset[str] = frozenset(c for c, kind in CALIFORNIA_COLUMNS.items() if kind == "float")
 """The 18 float64 columns of the real file (written with a decimal point, e.g. "1969.0")."""
 
 MIN_PRICE = 100_500.0
@@ -1168,9 +1157,4 @@ def generate(n_train: int, n_test: int, seed: int = 0) -> tuple[pl.DataFrame, pl
 
 def write(data_dir: Path, n_train: int, n_test: int, seed: int = 0) -> None:
     """Write train.csv, test.csv, sample_submission.csv into data_dir (created if needed)."""
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    train, test, submission = generate(n_train, n_test, seed)
-    train.write_csv(data_dir / "train.csv")
-    test.write_csv(data_dir / "test.csv")
-    submission.write_csv(data_dir / "sample_submission.csv")
+    write_files(Path(data_dir), *generate(n_train, n_test, seed))

@@ -15,19 +15,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-COLUMNS: tuple[str, ...] = (
-    "Id", "MSSubClass", "MSZoning", "LotFrontage", "LotArea", "Street", "Alley", "LotShape", "LandContour",
-    "Utilities", "LotConfig", "LandSlope", "Neighborhood", "Condition1", "Condition2", "BldgType", "HouseStyle",
-    "OverallQual", "OverallCond", "YearBuilt", "YearRemodAdd", "RoofStyle", "RoofMatl", "Exterior1st",
-    "Exterior2nd", "MasVnrType", "MasVnrArea", "ExterQual", "ExterCond", "Foundation", "BsmtQual", "BsmtCond",
-    "BsmtExposure", "BsmtFinType1", "BsmtFinSF1", "BsmtFinType2", "BsmtFinSF2", "BsmtUnfSF", "TotalBsmtSF",
-    "Heating", "HeatingQC", "CentralAir", "Electrical", "1stFlrSF", "2ndFlrSF", "LowQualFinSF", "GrLivArea",
-    "BsmtFullBath", "BsmtHalfBath", "FullBath", "HalfBath", "BedroomAbvGr", "KitchenAbvGr", "KitchenQual",
-    "TotRmsAbvGrd", "Functional", "Fireplaces", "FireplaceQu", "GarageType", "GarageYrBlt", "GarageFinish",
-    "GarageCars", "GarageArea", "GarageQual", "GarageCond", "PavedDrive", "WoodDeckSF", "OpenPorchSF",
-    "EnclosedPorch", "3SsnPorch", "ScreenPorch", "PoolArea", "PoolQC", "Fence", "MiscFeature", "MiscVal", "MoSold",
-    "YrSold", "SaleType", "SaleCondition", "SalePrice",
-)  # fmt: skip
+from competition.competitions.house_prices import RAW_COLUMNS as HOUSE_PRICES_COLUMNS
+from competition.synthetic.files import write_files
+
+COLUMNS: tuple[str, ...] = tuple(HOUSE_PRICES_COLUMNS)
+"""The real train.csv header, in order (from the competition spec: one source of truth)."""
 TEST_COLUMNS: tuple[str, ...] = COLUMNS[:-1]
 NA = "NA"
 
@@ -528,9 +520,4 @@ def generate(n_train: int, n_test: int, seed: int = 0) -> tuple[pl.DataFrame, pl
 
 def write(data_dir: Path, n_train: int, n_test: int, seed: int = 0) -> None:
     """Write train.csv, test.csv, sample_submission.csv into data_dir (created if needed)."""
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    train, test, submission = generate(n_train, n_test, seed)
-    train.write_csv(data_dir / "train.csv")
-    test.write_csv(data_dir / "test.csv")
-    submission.write_csv(data_dir / "sample_submission.csv")
+    write_files(Path(data_dir), *generate(n_train, n_test, seed))
