@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,13 @@ def git_commit(cwd: Path | None = None) -> str:
         return "unknown"
 
 
+@dataclass
+class RunStatus:
+    """How a run inside `RunLogger.closing` ends when its block completes."""
+
+    status: str = "FINISHED"
+
+
 class RunLogger:
     """Thin wrapper over MlflowClient for one parent run and its nested runs."""
 
@@ -142,14 +150,16 @@ class RunLogger:
         self.client.set_terminated(run_id, status=status)
 
     @contextlib.contextmanager
-    def closing(self, run_id: str) -> Iterator[None]:
-        """End the run FINISHED on success, KILLED on Ctrl-C, FAILED on any error: never left RUNNING."""
+    def closing(self, run_id: str) -> Iterator[RunStatus]:
+        """End the run with its status (FINISHED unless the block sets another), KILLED on Ctrl-C,
+        FAILED on any error: a run is never left RUNNING."""
+        outcome = RunStatus()
         try:
-            yield
+            yield outcome
         except KeyboardInterrupt:
             self.end(run_id, "KILLED")
             raise
         except BaseException:
             self.end(run_id, "FAILED")
             raise
-        self.end(run_id, "FINISHED")
+        self.end(run_id, outcome.status)

@@ -122,46 +122,41 @@ def diagnose(
     report_dir = workspace.reports_dir(spec.name) / run_id
     sections: list[Section] = []
     try:
-        ctx = DiagnoseContext(spec, data, config, settings, device)
-        with atomic.folder(report_dir) as tmp:
-            t0 = time.perf_counter()
-            say(f"training the shared variants ({', '.join(what)})")
-            prefetch(ctx, what)
-            timings["prefetch"] = time.perf_counter() - t0
-            for key in what:
-                say(f"running {key}")
+        with logger.closing(run_id) as run:
+            ctx = DiagnoseContext(spec, data, config, settings, device)
+            with atomic.folder(report_dir) as tmp:
                 t0 = time.perf_counter()
-                section = DIAGNOSTICS[key].run(ctx, tmp)
-                section.seconds = time.perf_counter() - t0
-                sections.append(section)
-            timings.update(ctx.timings)
-            seconds = time.perf_counter() - started
-            header = _header(spec, data, config, settings, ctx, device, seconds)
-            report.write(
-                tmp,
-                f"Diagnosis: {spec.name} (run {run_id[:12]})",
-                header,
-                sections,
-                {**{k: v for k, v in config.flat().items() if k.startswith(("mlp.", "run."))}, **settings_flat},
-                {
-                    "run_id": run_id,
-                    "competition": spec.name,
-                    "seconds": seconds,
-                    "timings": timings,
-                    "split": ctx.split,
-                    "device": device,
-                },
-            )
-        report_path = report_dir / "report.md"
-        _log(logger, run_id, sections, report_dir, timings, seconds, ctx)
-        failed = any(s.status == "fail" for s in sections)
-        logger.end(run_id, "FAILED" if failed else "FINISHED")
-    except KeyboardInterrupt:
-        logger.end(run_id, "KILLED")
-        raise
-    except BaseException:
-        logger.end(run_id, "FAILED")
-        raise
+                say(f"training the shared variants ({', '.join(what)})")
+                prefetch(ctx, what)
+                timings["prefetch"] = time.perf_counter() - t0
+                for key in what:
+                    say(f"running {key}")
+                    t0 = time.perf_counter()
+                    section = DIAGNOSTICS[key].run(ctx, tmp)
+                    section.seconds = time.perf_counter() - t0
+                    sections.append(section)
+                timings.update(ctx.timings)
+                seconds = time.perf_counter() - started
+                header = _header(spec, data, config, settings, ctx, device, seconds)
+                report.write(
+                    tmp,
+                    f"Diagnosis: {spec.name} (run {run_id[:12]})",
+                    header,
+                    sections,
+                    {**{k: v for k, v in config.flat().items() if k.startswith(("mlp.", "run."))}, **settings_flat},
+                    {
+                        "run_id": run_id,
+                        "competition": spec.name,
+                        "seconds": seconds,
+                        "timings": timings,
+                        "split": ctx.split,
+                        "device": device,
+                    },
+                )
+            report_path = report_dir / "report.md"
+            _log(logger, run_id, sections, report_dir, timings, seconds, ctx)
+            failed = any(s.status == "fail" for s in sections)
+            run.status = "FAILED" if failed else "FINISHED"
     finally:
         torch.set_num_threads(threads_before)
     return DiagnoseOutcome(run_id, report_dir, report_path, sections, time.perf_counter() - started, timings)
