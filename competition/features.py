@@ -115,11 +115,14 @@ class FeaturePipeline:
             items = frame[col].explode().drop_nulls().value_counts(sort=True)
             kept = [str(v) for v, n in items.iter_rows() if n >= cfg.min_category_count][: cfg.max_list_items]
             state["multi_label"].append({"name": col, "items": sorted(kept)})
+        fitted_text: dict[str, np.ndarray] = {}
         for col in self.spec.text:
-            state["text"].append(self._fit_text(col, frame[col]))
+            text_state, fitted_text[col] = self._fit_text(col, frame[col])
+            state["text"].append(text_state)
         self.state_ = state
-        # Raw (unscaled) blocks for the training rows, with out-of-fold target encoding.
-        raw = self._raw_blocks(frame, oof_y=y)
+        # Raw (unscaled) blocks for the training rows, with out-of-fold target encoding; the text
+        # projection of these rows was computed while fitting and is not tokenized again.
+        raw = self._raw_blocks(frame, oof_y=y, fitted_text=fitted_text)
         scaled_cols = []
         for block in raw:
             if block["scale"]:
@@ -136,12 +139,13 @@ class FeaturePipeline:
         means = {str(v): float((s + m * prior) / (n + m)) for v, n, s in stats.iter_rows()}
         return freq, means
 
-    def _fit_text(self, col: str, texts: pl.Series) -> dict[str, Any]:
-        """Vocabulary (by document frequency), idf and SVD axes, all from the training rows."""
+    def _fit_text(self, col: str, texts: pl.Series) -> tuple[dict[str, Any], np.ndarray]:
+        """Vocabulary (by document frequency), idf and SVD axes, all from the training rows;
+        also returns those rows' projection (what `_text_svd` would give for them)."""
         from sklearn.decomposition import TruncatedSVD
 
         cfg = self.config
-        empty = {"name": col, "vocabulary": [], "idf": [], "components": []}
+        empty = ({"name": col, "vocabulary": [], "idf": [], "components": []}, np.zeros((len(texts), 0)))
         tokens = _tokens(texts)
         n_docs = len(texts)
         min_df = min(cfg.text_min_df, max(1, n_docs // 4))
@@ -167,7 +171,7 @@ class FeaturePipeline:
         with np.errstate(divide="ignore", invalid="ignore"):  # explained-variance ratio of constant columns
             svd.fit(tfidf)
         state["components"] = svd.components_.astype(float).tolist()
-        return state
+        return state, np.asarray(tfidf @ np.asarray(state["components"]).T)
 
     # ------------------------------------------------------------ transform
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
@@ -175,7 +179,9 @@ class FeaturePipeline:
             raise RuntimeError("FeaturePipeline.transform called before fit")
         return self._assemble(self._raw_blocks(frame, oof_y=None))
 
-    def _raw_blocks(self, frame: pl.DataFrame, oof_y: np.ndarray | None) -> list[dict[str, Any]]:
+    def _raw_blocks(
+        self, frame: pl.DataFrame, oof_y: np.ndarray | None, fitted_text: dict[str, np.ndarray] | None = None
+    ) -> list[dict[str, Any]]:
         """Blocks of columns; 'scale' marks blocks standardized by training-part statistics."""
         st = self.state_
         assert st is not None
@@ -219,7 +225,8 @@ class FeaturePipeline:
             block[:, -1] = np.log1p(lists.list.len().fill_null(0).to_numpy())
             blocks.append({"values": block, "scale": False, "clip": False})
         for s in st["text"]:
-            blocks.append({"values": _text_svd(frame[s["name"]], s), "scale": True, "clip": True})
+            values = fitted_text[s["name"]] if fitted_text else _text_svd(frame[s["name"]], s)
+            blocks.append({"values": values, "scale": True, "clip": True})
         if st["flags"]:
             blocks.append(
                 {

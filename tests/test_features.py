@@ -112,3 +112,13 @@ def test_unseen_categories_map_to_other(prepared: tuple) -> None:
     x = pipe.transform(unseen)
     j = pipe.feature_names_.index(f"{col}=__other__")
     assert (x[:, j] == 1).all()
+
+
+def test_training_rows_get_the_same_text_features_when_fitting_as_when_transforming(ca_prepared: tuple) -> None:
+    spec, train, _, y = ca_prepared
+    pipe = FeaturePipeline(spec.features, FeatureConfig(min_category_count=3, text_min_df=2))
+    fitted = pipe.fit_transform(train, y)
+    again = pipe.transform(train)
+    text_cols = [j for j, nm in enumerate(pipe.feature_names_) if "__svd" in nm]
+    assert text_cols
+    assert np.array_equal(fitted[:, text_cols], again[:, text_cols])
