@@ -44,7 +44,7 @@ def train_one(
     va = torch.as_tensor(member.valid_idx)
     center, scale = y[tr].mean(), y[tr].std(unbiased=False)
     loader = DataLoader(TensorDataset(x[tr], (y[tr] - center) / scale), batch_size=cfg.batch_size, shuffle=True)
-    model = make_module(x.shape[1], cfg)
+    model = make_module(x.shape[1], cfg).to(x.device)
     decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias")]
     opt = torch.optim.AdamW(
@@ -75,5 +75,5 @@ def train_one(
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
-        pred = (model(x[va]).squeeze(-1) * scale + center).numpy()
+        pred = (model(x[va]).squeeze(-1) * scale + center).cpu().numpy()
     return pred.astype(np.float64), best, best_epoch

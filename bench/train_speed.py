@@ -2,6 +2,11 @@
 
     python -m bench.train_speed            # full benchmark (several minutes on 2 cores)
     python -m bench.train_speed --quick    # smaller settings, for a smoke run
+    python -m bench.train_speed --device cuda   # on a GPU machine
+
+The naive trainer is timed twice: as a bare loop, and writing each metric to MLflow as it goes
+(the issue's "database write per metric"); the batched trainer in fp32 and in the precision
+`mlp.precision=auto` picks on this machine (bf16 where the hardware multiplies it natively).
 
 Everything is measured in one process on one machine, so the printed ratios compare like with like.
 House Prices uses the real files when present (../shared/data/... or data/house-prices), else
@@ -14,6 +19,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,7 +29,7 @@ from competition.competitions import get_spec
 from competition.config import build_config
 from competition.data import load_competition
 from competition.metrics import log_rmse_from_logs
-from competition.models.mlp import Member, MLPConfig, train_members
+from competition.models.mlp import Member, MLPConfig, compute_dtype, train_members
 from competition.models.mlp_family import stack_folds, steps_per_epoch
 from competition.splits import make_folds
 from competition.training import build_fold_matrices, make_members, prepare_frames
@@ -52,18 +58,24 @@ def california_dir(tmp: Path, rows: int, test_rows: int) -> Path:
     return tmp / "ca"
 
 
-def matmul_peak(device: str) -> float:
-    """Measured fp32 GFLOP/s of one large matrix product (the machine's practical ceiling)."""
-    n = 2048
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_peak(device: str, dtype: torch.dtype = torch.float32) -> float:
+    """Measured GFLOP/s of one large matrix product (the machine's practical ceiling)."""
+    n = 2048 if device == "cpu" else 8192
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
     for _ in range(3):
         a @ b
+    sync(device)
     reps = 10
     t = time.perf_counter()
     for _ in range(reps):
         a @ b
-    if device == "cuda":
-        torch.cuda.synchronize()
+    sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
 
 
@@ -73,17 +85,20 @@ def member_epoch_flops(n_rows: int, n_valid: int, d: int, cfg: MLPConfig) -> flo
     return 2 * params * (3 * n_rows + n_valid)
 
 
-def hp_setup(data_dir: Path, seeds: int) -> tuple[torch.Tensor, torch.Tensor, list[Member], MLPConfig, int]:
+def hp_setup(
+    data_dir: Path, seeds: int, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor, list[Member], MLPConfig, int]:
     spec = get_spec("house-prices")
     data = load_competition(spec, data_dir)
     config = build_config(spec.config_defaults)
     train, test, _ = prepare_frames(spec, data)
     folds = make_folds("kfold", train.height, 5, 42, None)
     mats, _ = build_fold_matrices(spec, config, train, test, data.y_log, folds)
-    x = stack_folds(mats.train, "cpu")
+    x = stack_folds(mats.train, device)
     keep = ~spec.outlier_rule(data.train).to_numpy()
     members = make_members(folds, seeds, 42, keep)
-    return x, torch.as_tensor(data.y_log, dtype=torch.float32), members, config.mlp, train.height
+    y = torch.as_tensor(data.y_log, dtype=torch.float32, device=device)
+    return x, y, members, config.mlp, train.height
 
 
 def oof_score(members: list[Member], preds: list[np.ndarray], y: np.ndarray) -> float:
@@ -101,19 +116,52 @@ def batched_valid_preds(
     from competition.models.mlp import predict_members
 
     spe = steps_per_epoch(members, cfg.batch_size)
+    sync(x.device.type)
     t = time.perf_counter()
     out = train_members(x, y, members, cfg, spe, epochs=epochs)
+    sync(x.device.type)
     seconds = time.perf_counter() - t
     preds = []
     for j, m in enumerate(members):
         sl = [w[j : j + 1] for w in out.weights]
         p = predict_members(sl, out.y_center[j : j + 1], out.y_scale[j : j + 1], x[m.fold, m.valid_idx], "silu")
-        preds.append(p[0].numpy().astype(np.float64))
+        preds.append(p[0].cpu().numpy().astype(np.float64))
     return preds, seconds
 
 
+def naive_run(
+    x: torch.Tensor, y: torch.Tensor, members: list[Member], cfg: MLPConfig, epochs: int, log_metric: Any = None
+) -> tuple[list[np.ndarray], float]:
+    preds = []
+    sync(x.device.type)
+    t = time.perf_counter()
+    for m in members:
+        p, _, _ = train_one(x[m.fold], y, m, cfg, epochs, log_metric)
+        preds.append(p)
+    sync(x.device.type)
+    return preds, time.perf_counter() - t
+
+
+def mlflow_writer(tmp: Path) -> Any:
+    """log_metric(key, value, step) writing one value per call to a fresh sqlite MLflow store."""
+    from competition.paths import Workspace
+    from competition.tracking import RunLogger
+
+    ws = Workspace(tmp / "mlflow_naive")
+    ws.mlflow_dir.mkdir(parents=True)
+    logger = RunLogger(ws.default_tracking_uri, "bench-naive", ws)
+    run = logger.start("naive", {})
+    return lambda key, value, step: logger.client.log_metric(run, key, value, step=step)
+
+
 def compare_trainers(
-    x: torch.Tensor, y: torch.Tensor, members: list[Member], cfg: MLPConfig, epochs: int, peak: float
+    x: torch.Tensor,
+    y: torch.Tensor,
+    members: list[Member],
+    cfg: MLPConfig,
+    epochs: int,
+    peaks: dict[str, float],
+    tmp: Path,
 ) -> None:
     cfg = MLPConfig(**{**cfg.__dict__, "patience": 10**6, "epochs": epochs})
     d = x.shape[2]
@@ -121,35 +169,52 @@ def compare_trainers(
         f"\n== House Prices, {len(members)} members (5 folds x {len(members) // 5} seeds), {epochs} epochs each, "
         f"width {cfg.hidden} x depth {cfg.depth}, {d} features, batch {cfg.batch_size}"
     )
-    naive_preds, t0 = [], time.perf_counter()
-    for m in members:
-        p, _, _ = train_one(x[m.fold], y, m, cfg, epochs)
-        naive_preds.append(p)
-    naive_s = time.perf_counter() - t0
-    batched_preds, batched_s = batched_valid_preds(x, y, members, cfg, epochs)
-    y_np = y.numpy().astype(np.float64)
+    y_np = y.cpu().numpy().astype(np.float64)
     member_epochs = len(members) * epochs
-    rows = max(len(m.train_idx) for m in members)
     n_rows = steps_per_epoch(members, cfg.batch_size) * cfg.batch_size
     flops = member_epoch_flops(n_rows, len(members[0].valid_idx), d, cfg) * member_epochs
-    print(
-        f"naive sequential : {naive_s:7.1f} s  {naive_s / member_epochs * 1e3:7.2f} ms/member-epoch  "
-        f"OOF {oof_score(members, naive_preds, y_np):.5f}"
-    )
-    print(
-        f"batched ensemble : {batched_s:7.1f} s  {batched_s / member_epochs * 1e3:7.2f} ms/member-epoch  "
-        f"OOF {oof_score(members, batched_preds, y_np):.5f}  ({flops / batched_s / 1e9:.1f} GFLOP/s = "
-        f"{flops / batched_s / 1e9 / peak:.0%} of measured matmul peak; {rows} training rows per member)"
-    )
-    print(f"speed-up batched vs naive at equal epochs: {naive_s / batched_s:.1f}x")
+    auto = str(compute_dtype("auto", x.device)).removeprefix("torch.")
+
+    def line(name: str, seconds: float, preds: list[np.ndarray], peak_key: str | None) -> None:
+        text = (
+            f"{name:<34}: {seconds:7.1f} s  {seconds / member_epochs * 1e3:7.2f} ms/member-epoch  "
+            f"OOF {oof_score(members, preds, y_np):.5f}"
+        )
+        if peak_key is not None:
+            rate = flops / seconds / 1e9
+            text += f"  ({rate:.1f} GFLOP/s = {rate / peaks[peak_key]:.0%} of measured {peak_key} matmul peak)"
+        print(text, flush=True)
+
+    naive_preds, naive_s = naive_run(x, y, members, cfg, epochs)
+    line("naive sequential", naive_s, naive_preds, None)
+    logged_preds, logged_s = naive_run(x, y, members, cfg, epochs, mlflow_writer(tmp))
+    line("naive + one MLflow write per metric", logged_s, logged_preds, None)
+    results = {}
+    for precision in ("fp32", "auto"):
+        c = MLPConfig(**{**cfg.__dict__, "precision": precision})
+        preds, seconds = batched_valid_preds(x, y, members, c, epochs)
+        dtype = "float32" if precision == "fp32" else auto
+        line(f"batched ensemble, {dtype}", seconds, preds, dtype)
+        results[dtype] = seconds
+    for dtype, seconds in results.items():
+        print(
+            f"speed-up batched {dtype} vs naive at equal epochs: {naive_s / seconds:.1f}x "
+            f"(vs naive with per-metric MLflow writes: {logged_s / seconds:.1f}x)"
+        )
 
 
 def scaling(
     x: torch.Tensor, y: torch.Tensor, base: list[Member], cfg: MLPConfig, epochs: int, peak: float, sizes: list[int]
 ) -> None:
+    """Naive vs batched (default precision) by ensemble size; 'x 1 member' is the batched wall
+    time relative to training one member alone (the GPU bar: 15 members under 2x)."""
     cfg = MLPConfig(**{**cfg.__dict__, "patience": 10**6, "epochs": epochs})
     print(f"\n== Time per member-epoch by ensemble size ({epochs} epochs, naive vs batched)")
-    print(f"{'members':>8} {'naive ms':>10} {'batched ms':>11} {'ratio':>7} {'batched GFLOP/s':>16} {'of peak':>8}")
+    print(
+        f"{'members':>8} {'naive ms':>10} {'batched ms':>11} {'ratio':>7} {'batched GFLOP/s':>16} {'of peak':>8} "
+        f"{'x 1 member':>11}"
+    )
+    one_member_s = None
     for size in sizes:
         members = [
             Member(
@@ -161,17 +226,17 @@ def scaling(
             for i in range(size)
         ]
         naive_members = members[: min(size, 5)]  # naive cost is linear in members: time 5, scale
-        t0 = time.perf_counter()
-        for m in naive_members:
-            train_one(x[m.fold], y, m, cfg, epochs)
-        naive_ms = (time.perf_counter() - t0) / (len(naive_members) * epochs) * 1e3
+        _, naive_s = naive_run(x, y, naive_members, cfg, epochs)
+        naive_ms = naive_s / (len(naive_members) * epochs) * 1e3
         _, batched_s = batched_valid_preds(x, y, members, cfg, epochs)
+        one_member_s = one_member_s or batched_s
         batched_ms = batched_s / (size * epochs) * 1e3
         n_rows = steps_per_epoch(members, cfg.batch_size) * cfg.batch_size
         gflops = member_epoch_flops(n_rows, len(members[0].valid_idx), x.shape[2], cfg) / (batched_ms / 1e3) / 1e9
         print(
             f"{size:>8} {naive_ms:>10.2f} {batched_ms:>11.2f} {naive_ms / batched_ms:>6.1f}x {gflops:>16.1f} "
-            f"{gflops / peak:>8.0%}"
+            f"{gflops / peak:>8.0%} {batched_s / one_member_s:>10.1f}x",
+            flush=True,
         )
 
 
@@ -227,24 +292,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer epochs and members, small California data")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--skip-end-to-end", action="store_true")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = "cpu"
-    peak = matmul_peak(device)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    auto = compute_dtype("auto", torch.device(device))
+    peaks = {"float32": matmul_peak(device)}
+    if auto != torch.float32:
+        peaks[str(auto).removeprefix("torch.")] = matmul_peak(device, auto)
+    name = torch.cuda.get_device_name() if device == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(
-        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"measured fp32 matmul peak {peak:.1f} GFLOP/s"
+        f"device {name}, torch {torch.__version__}; measured matmul peak "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in peaks.items())
+        + f"; mlp.precision=auto trains in {str(auto).removeprefix('torch.')}"
     )
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         hp_dir, origin = house_prices_dir(tmp)
         print(f"House Prices data: {origin}")
-        x, y, members, cfg, _ = hp_setup(hp_dir, seeds=3)
+        x, y, members, cfg, _ = hp_setup(hp_dir, seeds=3, device=device)
         epochs = 8 if args.quick else 40
-        compare_trainers(x, y, members, cfg, epochs, peak)
-        scaling(x, y, members, cfg, 3 if args.quick else 6, peak, [1, 5, 15] if args.quick else [1, 5, 15, 50])
+        compare_trainers(x, y, members, cfg, epochs, peaks, tmp)
+        auto_peak = peaks[str(auto).removeprefix("torch.")]
+        scaling(x, y, members, cfg, 3 if args.quick else 6, auto_peak, [1, 5, 15] if args.quick else [1, 5, 15, 50])
         mlflow_logging(tmp, 100 if args.quick else 400)
         if not args.skip_end_to_end:
             end_to_end("house-prices", hp_dir, tmp)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from competition import atomic
 from competition.bundle import save_bundle
@@ -24,6 +25,7 @@ from competition.config import RunConfig, config_from_dict
 from competition.data import CompetitionData, load_competition
 from competition.devices import resolve_device
 from competition.errors import CompError
+from competition.models.mlp import compute_dtype
 from competition.paths import Workspace
 from competition.plots import importance_bar, learning_curve
 from competition.submission import build_submission, write_submission
@@ -147,6 +149,10 @@ def train(
         "data_digest": data.digest,
         "device": device,
     }
+    if "mlp" in config.run.model.split(","):
+        # what mlp.precision=auto resolved to on this machine
+        dtype = compute_dtype(config.mlp.precision, torch.device(device))
+        tags["mlp_compute_dtype"] = str(dtype).removeprefix("torch.")
     if resume is None:
         parent = logger.start(run_name, tags)
         logger.params(parent, config.flat())

@@ -17,10 +17,14 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ class MLPConfig:
     warmup_epochs: int = 5
     grad_clip: float = 1.0
     """Per-member gradient-norm clipping."""
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """Training matmuls in fp32, or bf16 (inputs, hidden activations and matmuls in bfloat16;
+    weights, optimizer state, loss and evaluation stay fp32). "auto": bf16 where the hardware
+    multiplies bfloat16 natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX), else fp32."""
 
 
 @dataclass
@@ -73,25 +81,45 @@ class TrainedMembers:
 
 
 class _MemberLinear(torch.autograd.Function):
-    """baddbmm whose backward multiplies contiguous operands only.
+    """baddbmm of (M, B, D) activations with (M, D, O) weights, one product per member.
 
-    Autograd's own bmm backward takes a different kernel path for one member than for many,
-    which changes float rounding; with contiguous operands a member's numbers are the same
-    whatever the batch, so a member trained alone reproduces itself inside an ensemble."""
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        w = w.contiguous()
-        ctx.save_for_backward(x, w)
-        return torch.baddbmm(b, x, w)
+    `w_compute` is the weights already in the activations' dtype (a bf16 copy in bf16 training,
+    the fp32 weights themselves otherwise); the gradient for the fp32 weights comes back fp32.
+    Every product keeps the member as its batch dimension, so a member's numbers are the same
+    whatever its batch-mates (checked at real sizes for fp32 and bf16)."""
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
-        x, w = ctx.saved_tensors
-        grad = grad.contiguous()
-        grad_x = torch.bmm(grad, w.transpose(1, 2).contiguous()) if ctx.needs_input_grad[0] else None
-        grad_w = torch.bmm(x.transpose(1, 2).contiguous(), grad)
-        return grad_x, grad_w, grad.sum(1, keepdim=True)
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, w_compute: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, w_compute)
+        return torch.baddbmm(b.to(x.dtype), x, w_compute)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, None]:
+        x, w_compute = ctx.saved_tensors
+        grad_x = torch.bmm(grad, w_compute.transpose(1, 2)) if ctx.needs_input_grad[0] else None
+        grad_w = torch.bmm(x.transpose(1, 2), grad)
+        return grad_x, grad_w.float(), grad.float().sum(1, keepdim=True), None
+
+
+def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype training matmuls run in (see MLPConfig.precision)."""
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision != "auto":
+        raise ValueError(f"unknown precision {precision!r}; choose fp32, bf16 or auto")
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return torch.bfloat16 if _cpu_has_native_bf16() else torch.float32
+
+
+def _cpu_has_native_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -119,13 +147,14 @@ def forward(
     weights: list[torch.Tensor],
     x: torch.Tensor,
     act: Callable,
-    noise: torch.Tensor | None = None,
-    keep: torch.Tensor | None = None,
+    dropout_masks: torch.Tensor | None = None,
+    compute_weights: list[torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """x: (M, B, D), or (B, D) shared by all members -> (M, B) standardized predictions.
 
-    `noise` (M, B, hidden * layers) holds each member's uniform draws for dropout and `keep`
-    (M, 1, 1) its keep probability; without them the network runs in evaluation mode."""
+    Training mode (autograd on) takes `compute_weights`, the weights in x's dtype, and
+    `dropout_masks` (M, B, hidden * layers), each member's multipliers (0 or 1/keep) for its
+    hidden units; without them the network runs in evaluation mode."""
     n_layers = len(weights) // 2
     h = x
     offset = 0
@@ -135,16 +164,16 @@ def forward(
             m, d, o = w.shape
             h = (h @ w.permute(1, 0, 2).reshape(d, m * o)).view(-1, m, o).permute(1, 0, 2) + b
         elif w.shape[2] == 1:  # the output unit: a dot product (bmm's matrix-vector path rounds per batch size)
-            h = (h * w.transpose(1, 2)).sum(-1, keepdim=True) + b
-        elif torch.is_grad_enabled():
-            h = _MemberLinear.apply(h, w, b)
+            h = (h.float() * w.transpose(1, 2)).sum(-1, keepdim=True) + b
+        elif compute_weights is not None and torch.is_grad_enabled():
+            h = _MemberLinear.apply(h, w, b, compute_weights[2 * layer])
         else:
             h = torch.baddbmm(b, h, w)
         if layer < n_layers - 1:
             h = act(h)
-            if noise is not None and keep is not None:
+            if dropout_masks is not None:
                 width = h.shape[2]
-                h = h * (noise[:, :, offset : offset + width] < keep) / keep
+                h = h * dropout_masks[:, :, offset : offset + width]
                 offset += width
     return h.squeeze(-1)
 
@@ -225,26 +254,25 @@ def _train_sorted(
     device = x_folds.device
     n_members = len(members)
     epochs = epochs or max([cfg.epochs] + [m.epochs or 0 for m in members])
-    fixed_epochs = torch.as_tensor([m.epochs or epochs for m in members], device=device)
+    fixed_epochs = np.array([m.epochs or epochs for m in members])
     act = _activation(cfg.activation)
     bs = cfg.batch_size
     fold_of = torch.as_tensor([m.fold for m in members], device=device)
     generators = [torch.Generator(device=device).manual_seed(int(m.seed) + 1) for m in members]
     train_idx, n_train = _pad([m.train_idx for m in members], device)
     valid_idx, n_valid = _pad([m.valid_idx for m in members], device)
-    v_mask = torch.arange(valid_idx.shape[1], device=device).view(1, -1) < n_valid.view(-1, 1)
-    has_valid = n_valid > 0
-    steps_t = torch.as_tensor(own_steps, device=device, dtype=torch.float32)
+    has_valid = np.array([len(m.valid_idx) > 0 for m in members])
+    valid_mask = torch.arange(valid_idx.shape[1], device=device).view(1, -1) < n_valid.view(-1, 1)
+    valid_count = n_valid.clamp_min(1).float()
 
-    def per_member(values: list[float | None], default: float) -> torch.Tensor:
-        return torch.as_tensor([default if v is None else v for v in values], device=device, dtype=torch.float32)
-
-    lr = per_member([m.lr for m in members], cfg.lr)
-    wd = per_member([m.weight_decay for m in members], cfg.weight_decay)
-    dropout = per_member([m.dropout for m in members], cfg.dropout)
-    use_dropout = bool((dropout > 0).any())
-    dropout_list = dropout.tolist()
-    noise_width = cfg.hidden * cfg.depth
+    lr = np.array([cfg.lr if m.lr is None else m.lr for m in members], dtype=np.float64)
+    wd = torch.as_tensor(
+        [cfg.weight_decay if m.weight_decay is None else m.weight_decay for m in members], device=device
+    ).view(-1, 1)
+    dtype = compute_dtype(cfg.precision, device)
+    x_source = x_folds if dtype == x_folds.dtype else x_folds.to(dtype)
+    dropout = [cfg.dropout if m.dropout is None else m.dropout for m in members]
+    masks = DropoutMasks(dropout, cfg.hidden * cfg.depth, bs, generators, device, dtype)
 
     # Target scaling fit on each member's training rows only.
     y_train = y_log[train_idx]
@@ -252,125 +280,209 @@ def _train_sorted(
     y_center = (y_train * t_mask).sum(1) / n_train
     y_scale = torch.sqrt((((y_train - y_center[:, None]) ** 2) * t_mask).sum(1) / n_train).clamp_min(1e-6)
 
-    # All of a member's parameters live in one row of a flat (M, P) buffer; layers are views.
-    # Adam, weight decay, clipping, best-weight copies and freezing are then a few ops on one tensor.
-    init = init_weights(members, x_folds.shape[2], cfg, device)
-    shapes = [w.shape[1:] for w in init]
-    flat = torch.cat([w.reshape(n_members, -1) for w in init], dim=1).requires_grad_(True)
-    decay_mask = torch.cat(
-        [torch.full((int(math.prod(sh)),), float(i % 2 == 0), device=device) for i, sh in enumerate(shapes)]
-    ).view(1, -1)
-    adam_m = torch.zeros_like(flat)
-    adam_v = torch.zeros_like(flat)
-    adam_steps = torch.zeros(n_members, 1, device=device)
-    best = flat.detach().clone()
-    best_valid = torch.full((n_members,), float("inf"), device=device)
-    best_epoch = torch.zeros(n_members, dtype=torch.long, device=device)
-    x_valid = x_folds[fold_of[:, None], valid_idx]
+    # Each layer's parameters are one contiguous (M, ...) tensor; a prefix [:k] of members is then
+    # contiguous too, so autograd, casts and the fused AdamW kernel work on it without copies.
+    params = init_weights(members, x_folds.shape[2], cfg, device)
+    adam_m = [torch.zeros_like(p) for p in params]
+    adam_v = [torch.zeros_like(p) for p in params]
+    adam_steps = np.zeros(n_members, dtype=np.int64)
+    best = [p.clone() for p in params]
+    best_valid = np.full(n_members, np.inf)
+    best_epoch = np.zeros(n_members, dtype=np.int64)
+    # Per-active-member tensors shrink with `active` when members stop.
+    x_valid = x_source[fold_of[:, None], valid_idx]
     y_valid = y_log[valid_idx]
     history: list[dict[str, list[float]]] = [{"train": [], "valid": []} for _ in members]
     epochs_run = np.zeros(n_members, dtype=np.int64)
 
-    active = torch.arange(n_members, device=device)  # global ids of members still training (sorted)
-    b1, b2, eps = 0.9, 0.999, 1e-8
+    active = np.arange(n_members)  # ids of members still training (kept sorted)
     for epoch in range(epochs):
-        a = active
-        a_list = a.tolist()
-        steps_a = own_steps[a_list]
+        a_list = active.tolist()
+        a = torch.as_tensor(active, device=device)
+        steps_a = own_steps[active]
         # Per-member shuffle of its own training rows, cycled to fill its last batch.
         perms = [torch.randperm(len(members[g].train_idx), generator=generators[g], device=device) for g in a_list]
         positions = torch.arange(int(steps_a[0]) * bs, device=device).view(1, -1)
         slots = _pad_tensors(perms, device).gather(1, positions % n_train[a].view(-1, 1))
         batch_rows = train_idx[a].gather(1, slots)
-        lr_a = lr[a].view(-1, 1) * _lr_factor(epoch, cfg)
-        decay_a = 1 - lr_a * wd[a].view(-1, 1) * decay_mask
-        keep_a = (1.0 - dropout[a]).view(-1, 1, 1)
+        lr_a = lr[active] * _lr_factor(epoch, cfg)
+        decay_a = 1 - torch.as_tensor(lr_a, device=device, dtype=torch.float32).view(-1, 1) * wd[a]
         fold_a = fold_of[a][:, None]
         center_a, scale_a = y_center[a, None], y_scale[a, None]
-        train_sq = torch.zeros(len(a), device=device)
+        train_sq = torch.zeros(len(a_list), device=device)
         for s in range(int(steps_a[0])):
             k = int((steps_a > s).sum())  # members still stepping this epoch: a prefix
             rows = batch_rows[:k, s * bs : (s + 1) * bs]
-            xb = x_folds[fold_a[:k], rows]
+            xb = x_source[fold_a[:k], rows]
             yb = (y_log[rows] - center_a[:k]) / scale_a[:k]
-            noise = None
-            if use_dropout:
-                # Only members that use dropout draw from their generator, so a member without
-                # dropout trains the same whether or not its batch-mates use it.
-                noise = torch.stack(
-                    [
-                        torch.rand(rows.shape[1], noise_width, generator=generators[g], device=device)
-                        if dropout_list[g] > 0
-                        else torch.zeros(rows.shape[1], noise_width, device=device)
-                        for g in a_list[:k]
-                    ]
-                )
-            weights = _views(flat[:k], shapes)
-            pred = forward(weights, xb, act, noise, keep_a[:k])
+            leaves = [p[:k].detach().requires_grad_(True) for p in params]
+            compute_w = leaves if dtype == torch.float32 else [p[:k].to(dtype) for p in params]
+            pred = forward(leaves, xb, act, masks.draw(a_list[:k], rows.shape[1]), compute_w)
             loss_per = ((pred - yb) ** 2).mean(1)
             loss = loss_per.sum()
             if cfg.l1 > 0:
-                loss = loss + cfg.l1 * weights[0].abs().sum()
-            (grad,) = torch.autograd.grad(loss, flat)
-            grad = grad[:k]
+                loss = loss + cfg.l1 * leaves[0].abs().sum()
+            grads = torch.autograd.grad(loss, leaves)
             train_sq[:k] += loss_per.detach()
             with torch.no_grad():
                 if cfg.grad_clip > 0:
-                    norms = grad.pow(2).sum(1, keepdim=True).sqrt_()
-                    grad.mul_((cfg.grad_clip / (norms + 1e-6)).clamp_(max=1.0))
+                    factor = (cfg.grad_clip / (_member_norms(grads) + 1e-6)).clamp_(max=1.0)
+                    for g in grads:
+                        g.mul_(factor.view(-1, *[1] * (g.dim() - 1)))
+                for p in params[0::2]:  # decoupled weight decay, on weights only
+                    p[:k].mul_(decay_a[:k].view(-1, 1, 1))
                 adam_steps[:k] += 1
-                m_k, v_k, p_k = adam_m[:k], adam_v[:k], flat[:k]
-                m_k.lerp_(grad, 1 - b1)
-                v_k.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-                denom = (v_k / (1 - b2 ** adam_steps[:k])).sqrt_().add_(eps)
-                p_k.mul_(decay_a[:k])
-                p_k.sub_(m_k / denom * (lr_a[:k] / (1 - b1 ** adam_steps[:k])))
+                _adam_step(params, list(grads), adam_m, adam_v, adam_steps[:k], lr_a[:k])
         with torch.no_grad():
-            weights = _views(flat, shapes)
-            train_rmse = torch.sqrt(train_sq / steps_t[a]) * y_scale[a]
-            pred = forward(weights, x_valid[a], act) * scale_a + center_a
-            sq = ((pred - y_valid[a]) ** 2) * v_mask[a]
-            valid_rmse = torch.sqrt(sq.sum(1) / n_valid[a].clamp_min(1))
-            valid_rmse = torch.where(has_valid[a], valid_rmse, torch.zeros_like(valid_rmse))
-            improved = has_valid[a] & (valid_rmse < best_valid[a]) | ~has_valid[a]
-            best_valid[a] = torch.where(improved, valid_rmse, best_valid[a])
-            best_epoch[a] = torch.where(improved, torch.full_like(best_epoch[a], epoch), best_epoch[a])
-            best[a] = torch.where(improved.view(-1, 1), flat, best[a])
-            stop = (has_valid[a] & (epoch - best_epoch[a] >= cfg.patience)) | (epoch + 1 >= fixed_epochs[a])
-        metrics = torch.stack([train_rmse, valid_rmse]).cpu().numpy()  # one read-back per epoch
+            train_rmse = torch.sqrt(train_sq / torch.as_tensor(steps_a, device=device)) * y_scale[a]
+            # Validation runs in the training dtype too: it selects the epoch of the model as trained.
+            eval_w = params if dtype == torch.float32 else [p.to(dtype) for p in params]
+            pred = forward(eval_w, x_valid, act) * scale_a + center_a
+            valid_rmse = torch.sqrt((((pred - y_valid) ** 2) * valid_mask).sum(1) / valid_count)
+            metrics = torch.stack([train_rmse, valid_rmse]).cpu().numpy()  # one read-back per epoch
+        # Early-stopping bookkeeping on the host; only improved members' rows are copied.
+        stopped = np.zeros(len(a_list), dtype=bool)
         for j, g in enumerate(a_list):
             history[g]["train"].append(float(metrics[0, j]))
-            if len(members[g].valid_idx):
-                history[g]["valid"].append(float(metrics[1, j]))
             epochs_run[g] = epoch + 1
+            if has_valid[g]:
+                history[g]["valid"].append(float(metrics[1, j]))
+                if metrics[1, j] < best_valid[g]:
+                    best_valid[g], best_epoch[g] = metrics[1, j], epoch
+                    _copy_member(best, g, params, j)
+                stopped[j] = epoch - best_epoch[g] >= cfg.patience
+            else:
+                best_valid[g], best_epoch[g] = 0.0, epoch
+                _copy_member(best, g, params, j)
+            stopped[j] |= epoch + 1 >= fixed_epochs[g]
         if on_epoch is not None:
-            on_epoch(epoch, len(a))
-        if bool(stop.any()):
-            keep = ~stop
-            if not bool(keep.any()):
-                break
-            active = a[keep]
-            flat = flat.detach()[keep].requires_grad_(True)
-            adam_m, adam_v, adam_steps = adam_m[keep], adam_v[keep], adam_steps[keep]
+            on_epoch(epoch, len(a_list))
+        if stopped.all():
+            break
+        if stopped.any():
+            keep = torch.as_tensor(~stopped, device=device)
+            active = active[~stopped]
+            params, adam_m, adam_v = ([t[keep] for t in ts] for ts in (params, adam_m, adam_v))
+            adam_steps = adam_steps[~stopped]
+            x_valid, y_valid, valid_mask, valid_count = (t[keep] for t in (x_valid, y_valid, valid_mask, valid_count))
     return TrainedMembers(
-        weights=[w.contiguous() for w in _views(best, shapes)],
+        weights=best,
         y_center=y_center,
         y_scale=y_scale,
-        best_epoch=best_epoch.cpu().numpy(),
-        best_valid=best_valid.cpu().numpy(),
+        best_epoch=best_epoch,
+        best_valid=best_valid,
         history=history,
         epochs_run=epochs_run,
     )
 
 
-def _views(flat: torch.Tensor, shapes: list[torch.Size]) -> list[torch.Tensor]:
-    """Per-layer views (M, ...) of the flat (M, P) parameter buffer."""
-    out, offset = [], 0
-    for sh in shapes:
-        size = int(math.prod(sh))
-        out.append(flat[:, offset : offset + size].view(flat.shape[0], *sh))
-        offset += size
-    return out
+def _member_norms(grads: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Each member's gradient norm over all layers: (k,). One reduction per member and layer, so a
+    member's norm is summed in the same order whatever its batch-mates."""
+    k = grads[0].shape[0]
+    rows = [g[j] for j in range(k) for g in grads]
+    sq = torch.stack(torch._foreach_norm(rows)).view(k, len(grads)) ** 2
+    return sq.sum(1).sqrt()
+
+
+def _adam_step(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    exp_avg: list[torch.Tensor],
+    exp_avg_sq: list[torch.Tensor],
+    steps: np.ndarray,
+    lr: np.ndarray,
+) -> None:
+    """Adam moments and update (decay already applied) for the stepping prefix of members, with
+    PyTorch's fused kernel. Each member's layer goes in as its own tensor: the kernel splits work
+    per tensor, so a member's numbers do not depend on its batch-mates (a whole (k, ...) tensor
+    would be split differently for different k), and each tensor has its own step count. One
+    call per run of members sharing a learning rate (all of them, usually)."""
+    k = len(steps)
+    device = params[0].device
+    step_tensors = [torch.tensor(float(n), device=device) for n in steps]
+    start = 0
+    while start < k:
+        end = start + 1
+        while end < k and lr[end] == lr[start]:
+            end += 1
+        members = range(start, end)
+        torch._fused_adamw_(
+            [p[j] for j in members for p in params],
+            [g[j] for j in members for g in grads],
+            [m[j] for j in members for m in exp_avg],
+            [v[j] for j in members for v in exp_avg_sq],
+            [],
+            [step_tensors[j] for j in members for _ in params],
+            lr=float(lr[start]),
+            beta1=ADAM_BETAS[0],
+            beta2=ADAM_BETAS[1],
+            weight_decay=0.0,
+            eps=ADAM_EPS,
+            amsgrad=False,
+            maximize=False,
+        )
+        start = end
+
+
+def _copy_member(dst: list[torch.Tensor], i: int, src: list[torch.Tensor], j: int) -> None:
+    for d, s in zip(dst, src, strict=True):
+        d[i].copy_(s[j])
+
+
+class DropoutMasks:
+    """Per-member dropout masks from each member's own generator.
+
+    Masks are drawn as random bytes (64 random bits give 8 bytes, several times cheaper than one
+    uniform float per unit), so keep probabilities are rounded to multiples of 1/256 and kept
+    units are scaled by the inverse of the rounded probability. Members without dropout draw
+    nothing, so they train the same whatever their batch-mates use. Thresholds and scales are
+    stored at full (M, batch, width) shape: CPU kernels compare and multiply same-shape tensors
+    an order of magnitude faster than broadcast ones."""
+
+    def __init__(
+        self,
+        dropout: list[float],
+        width: int,
+        batch: int,
+        generators: list[torch.Generator],
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        keep_levels = [min(256, max(1, round((1.0 - p) * 256))) for p in dropout]
+        self.uses = [p > 0 for p in dropout]
+        self.any = any(self.uses)
+        self.uniform = len(set(keep_levels)) == 1
+        self.width = width
+        self.words = -(-width // 8)
+        self.generators = generators
+        self.device = device
+        self.dtype = dtype
+        shape = (len(dropout), batch, width)
+        levels = torch.as_tensor(keep_levels, device=device).view(-1, 1, 1)
+        self.threshold = (levels - 1).to(torch.uint8).expand(shape).contiguous()
+        self.scale = (256.0 / levels).to(dtype).expand(shape).contiguous()
+        self.zeros = torch.zeros(batch, self.words, dtype=torch.int64, device=device)
+
+    def draw(self, ids: list[int], batch: int) -> torch.Tensor | None:
+        """(k, batch, width) multipliers (0 or 1/keep) for members `ids` (a prefix of those still
+        training, in order), or None without dropout."""
+        if not self.any:
+            return None
+        lo, hi = -(2**63), 2**63 - 1
+        words = [
+            torch.randint(lo, hi, (batch, self.words), generator=self.generators[g], device=self.device)
+            if self.uses[g]
+            else self.zeros[:batch]
+            for g in ids
+        ]
+        noise = torch.stack(words).view(torch.uint8)[:, :, : self.width]
+        if self.uniform:  # every member has the same rate: any rows of the tables will do
+            threshold, scale = self.threshold[: len(ids), :batch], self.scale[: len(ids), :batch]
+        else:
+            idx = torch.as_tensor(ids, device=self.device)
+            threshold, scale = self.threshold[idx, :batch], self.scale[idx, :batch]
+        return (noise <= threshold).view(torch.uint8).to(self.dtype).mul_(scale)
 
 
 @torch.no_grad()
