@@ -11,8 +11,8 @@ import torch
 from competition.models.mlp import (
     DropoutMasks,
     Member,
+    MemberAdam,
     MLPConfig,
-    _adam_step,
     predict_members,
     train_members,
 )
@@ -164,13 +164,12 @@ def test_fused_adam_step_matches_torch_adamw_per_member() -> None:
     params = [torch.randn(2, 5, 3), torch.randn(2, 1, 3)]
     reference = [p.clone().requires_grad_(True) for p in params]
     opt = torch.optim.AdamW(reference, lr=1e-2, weight_decay=0.0, foreach=False)
-    m = [torch.zeros_like(p) for p in params]
-    v = [torch.zeros_like(p) for p in params]
-    for step in range(1, 4):
+    adam = MemberAdam([p.clone() for p in params])
+    for _ in range(3):
         grads = [torch.randn_like(p) for p in params]
         for r, g in zip(reference, grads, strict=True):
             r.grad = g.clone()
         opt.step()
-        _adam_step(params, grads, m, v, np.array([step, step]), np.array([1e-2, 1e-2]))
-    for p, r in zip(params, reference, strict=True):
+        adam.step(tuple(grads), np.array([1e-2, 1e-2]), np.array([0.0, 0.0]))
+    for p, r in zip(adam.params, reference, strict=True):
         torch.testing.assert_close(p, r.detach(), rtol=1e-6, atol=1e-7)

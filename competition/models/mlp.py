@@ -98,7 +98,7 @@ class _MemberLinear(torch.autograd.Function):
         x, w_compute = ctx.saved_tensors
         grad_x = torch.bmm(grad, w_compute.transpose(1, 2)) if ctx.needs_input_grad[0] else None
         grad_w = torch.bmm(x.transpose(1, 2), grad)
-        return grad_x, grad_w.float(), grad.float().sum(1, keepdim=True), None
+        return grad_x, grad_w.float(), grad.sum(1, keepdim=True, dtype=torch.float32), None
 
 
 def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
@@ -266,9 +266,7 @@ def _train_sorted(
     valid_count = n_valid.clamp_min(1).float()
 
     lr = np.array([cfg.lr if m.lr is None else m.lr for m in members], dtype=np.float64)
-    wd = torch.as_tensor(
-        [cfg.weight_decay if m.weight_decay is None else m.weight_decay for m in members], device=device
-    ).view(-1, 1)
+    wd = np.array([cfg.weight_decay if m.weight_decay is None else m.weight_decay for m in members], dtype=np.float64)
     dtype = compute_dtype(cfg.precision, device)
     x_source = x_folds if dtype == x_folds.dtype else x_folds.to(dtype)
     dropout = [cfg.dropout if m.dropout is None else m.dropout for m in members]
@@ -282,10 +280,8 @@ def _train_sorted(
 
     # Each layer's parameters are one contiguous (M, ...) tensor; a prefix [:k] of members is then
     # contiguous too, so autograd, casts and the fused AdamW kernel work on it without copies.
-    params = init_weights(members, x_folds.shape[2], cfg, device)
-    adam_m = [torch.zeros_like(p) for p in params]
-    adam_v = [torch.zeros_like(p) for p in params]
-    adam_steps = np.zeros(n_members, dtype=np.int64)
+    adam = MemberAdam(init_weights(members, x_folds.shape[2], cfg, device))
+    params = adam.params
     best = [p.clone() for p in params]
     best_valid = np.full(n_members, np.inf)
     best_epoch = np.zeros(n_members, dtype=np.int64)
@@ -306,7 +302,7 @@ def _train_sorted(
         slots = _pad_tensors(perms, device).gather(1, positions % n_train[a].view(-1, 1))
         batch_rows = train_idx[a].gather(1, slots)
         lr_a = lr[active] * _lr_factor(epoch, cfg)
-        decay_a = 1 - torch.as_tensor(lr_a, device=device, dtype=torch.float32).view(-1, 1) * wd[a]
+        wd_a = wd[active]
         fold_a = fold_of[a][:, None]
         center_a, scale_a = y_center[a, None], y_scale[a, None]
         train_sq = torch.zeros(len(a_list), device=device)
@@ -329,10 +325,7 @@ def _train_sorted(
                     factor = (cfg.grad_clip / (_member_norms(grads) + 1e-6)).clamp_(max=1.0)
                     for g in grads:
                         g.mul_(factor.view(-1, *[1] * (g.dim() - 1)))
-                for p in params[0::2]:  # decoupled weight decay, on weights only
-                    p[:k].mul_(decay_a[:k].view(-1, 1, 1))
-                adam_steps[:k] += 1
-                _adam_step(params, list(grads), adam_m, adam_v, adam_steps[:k], lr_a[:k])
+                adam.step(grads, lr_a[:k], wd_a[:k])
         with torch.no_grad():
             train_rmse = torch.sqrt(train_sq / torch.as_tensor(steps_a, device=device)) * y_scale[a]
             # Validation runs in the training dtype too: it selects the epoch of the model as trained.
@@ -362,8 +355,8 @@ def _train_sorted(
         if stopped.any():
             keep = torch.as_tensor(~stopped, device=device)
             active = active[~stopped]
-            params, adam_m, adam_v = ([t[keep] for t in ts] for ts in (params, adam_m, adam_v))
-            adam_steps = adam_steps[~stopped]
+            adam.keep(keep)
+            params = adam.params
             x_valid, y_valid, valid_mask, valid_count = (t[keep] for t in (x_valid, y_valid, valid_mask, valid_count))
     return TrainedMembers(
         weights=best,
@@ -385,44 +378,60 @@ def _member_norms(grads: tuple[torch.Tensor, ...]) -> torch.Tensor:
     return sq.sum(1).sqrt()
 
 
-def _adam_step(
-    params: list[torch.Tensor],
-    grads: list[torch.Tensor],
-    exp_avg: list[torch.Tensor],
-    exp_avg_sq: list[torch.Tensor],
-    steps: np.ndarray,
-    lr: np.ndarray,
-) -> None:
-    """Adam moments and update (decay already applied) for the stepping prefix of members, with
-    PyTorch's fused kernel. Each member's layer goes in as its own tensor: the kernel splits work
-    per tensor, so a member's numbers do not depend on its batch-mates (a whole (k, ...) tensor
-    would be split differently for different k), and each tensor has its own step count. One
-    call per run of members sharing a learning rate (all of them, usually)."""
-    k = len(steps)
-    device = params[0].device
-    step_tensors = [torch.tensor(float(n), device=device) for n in steps]
-    start = 0
-    while start < k:
-        end = start + 1
-        while end < k and lr[end] == lr[start]:
-            end += 1
-        members = range(start, end)
-        torch._fused_adamw_(
-            [p[j] for j in members for p in params],
-            [g[j] for j in members for g in grads],
-            [m[j] for j in members for m in exp_avg],
-            [v[j] for j in members for v in exp_avg_sq],
-            [],
-            [step_tensors[j] for j in members for _ in params],
-            lr=float(lr[start]),
-            beta1=ADAM_BETAS[0],
-            beta2=ADAM_BETAS[1],
-            weight_decay=0.0,
-            eps=ADAM_EPS,
-            amsgrad=False,
-            maximize=False,
-        )
-        start = end
+class MemberAdam:
+    """AdamW state for a batch of members whose parameters are per-layer (M, ...) tensors.
+
+    Updates run PyTorch's fused AdamW kernel with each member's layer as its own tensor: the kernel
+    splits work per tensor, so a member's numbers do not depend on its batch-mates (a whole
+    (k, ...) tensor is split differently for different k), and each member keeps its own step
+    count. Decoupled weight decay (the kernel's `weight_decay`) applies to weight matrices
+    (even layers) only, never to biases. Per-member views are built once per set of members."""
+
+    def __init__(self, params: list[torch.Tensor]) -> None:
+        self._set(params, [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params])
+        self.steps = torch.zeros(params[0].shape[0], device=params[0].device)
+        self.step_rows = list(self.steps.unbind())
+
+    def _set(self, params: list[torch.Tensor], exp_avg: list[torch.Tensor], exp_avg_sq: list[torch.Tensor]) -> None:
+        self.params, self.exp_avg, self.exp_avg_sq = params, exp_avg, exp_avg_sq
+        self.rows = [self._member_major(ts) for ts in (params, exp_avg, exp_avg_sq)]
+
+    @staticmethod
+    def _member_major(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+        per_layer = [t.unbind() for t in tensors]
+        return [rows[j] for j in range(tensors[0].shape[0]) for rows in per_layer]
+
+    def step(self, grads: tuple[torch.Tensor, ...], lr: np.ndarray, weight_decay: np.ndarray) -> None:
+        """One update of the first k = len(lr) members (the prefix still stepping this epoch)."""
+        k, n_layers = len(lr), len(self.params)
+        self.steps[:k] += 1
+        grad_rows = self._member_major(grads)
+        start = 0
+        while start < k:  # one call per run of members sharing lr and decay (usually all of them)
+            end = start + 1
+            while end < k and lr[end] == lr[start] and weight_decay[end] == weight_decay[start]:
+                end += 1
+            for first, decay in ((0, weight_decay[start]), (1, 0.0)):  # weights, then biases
+                picks = [j * n_layers + i for j in range(start, end) for i in range(first, n_layers, 2)]
+                torch._fused_adamw_(
+                    *([rows[i] for i in picks] for rows in (self.rows[0], grad_rows, self.rows[1], self.rows[2])),
+                    [],
+                    [self.step_rows[i // n_layers] for i in picks],
+                    lr=float(lr[start]),
+                    beta1=ADAM_BETAS[0],
+                    beta2=ADAM_BETAS[1],
+                    weight_decay=float(decay),
+                    eps=ADAM_EPS,
+                    amsgrad=False,
+                    maximize=False,
+                )
+            start = end
+
+    def keep(self, mask: torch.Tensor) -> None:
+        """Drop stopped members (mask False); the others keep their state."""
+        self._set(*([t[mask] for t in ts] for ts in (self.params, self.exp_avg, self.exp_avg_sq)))
+        self.steps = self.steps[mask]
+        self.step_rows = list(self.steps.unbind())
 
 
 def _copy_member(dst: list[torch.Tensor], i: int, src: list[torch.Tensor], j: int) -> None:
