@@ -132,7 +132,10 @@ def train(
     data_dir: DataDirOpt = None,
     model: Annotated[
         str | None,
-        typer.Option(help="mlp, lightgbm, ridge, lasso, elasticnet; several comma-separated are trained and blended."),
+        typer.Option(
+            help="mlp, lightgbm, ridge, lasso, elasticnet; several comma-separated are trained and blended "
+            "(the three-family blend: mlp,lightgbm,lasso)."
+        ),
     ] = None,
     folds: Annotated[int | None, typer.Option(help="Number of folds [default: 5].")] = None,
     split: Annotated[str | None, typer.Option(help="kfold | time | holdout [default: the competition's].")] = None,

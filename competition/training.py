@@ -62,6 +62,7 @@ class TrainingResult:
     test_ids: np.ndarray
     y_log: np.ndarray
     dropped_outliers: int
+    """Outlier-rule rows left out of the training parts of at least one family."""
     unparsable: dict[str, int]
     timings: dict[str, float]
 
@@ -141,6 +142,14 @@ def build_fold_matrices(
     return mats, pipelines
 
 
+def drops_outliers(name: str, config: RunConfig) -> bool:
+    """Whether family `name` trains without the outlier-rule rows: all families with
+    `run.drop_outliers`, the linear ones also with `linear.drop_outliers` (see config.py for why)."""
+    from competition.models.linear_family import KINDS
+
+    return config.run.drop_outliers or (name in KINDS and config.linear.drop_outliers)
+
+
 def make_members(folds: list[Fold], seeds: int, base_seed: int, keep_train: np.ndarray) -> list[Member]:
     members = []
     for f, fold in enumerate(folds):
@@ -184,9 +193,11 @@ def run_training(
     timings["prepare"] = time.perf_counter() - t0
 
     split, folds = folds_for(data, config)
-    keep = np.ones(train.height, dtype=bool)
-    if config.run.drop_outliers and spec.outlier_rule is not None:
-        keep = ~spec.outlier_rule(data.train).to_numpy().astype(bool)
+    names = [m.strip() for m in config.run.model.split(",") if m.strip()]
+    outlier = np.zeros(train.height, dtype=bool)
+    if spec.outlier_rule is not None and any(drops_outliers(name, config) for name in names):
+        outlier = spec.outlier_rule(data.train).to_numpy().astype(bool)
+    dropped = np.zeros(train.height, dtype=bool)
 
     t0 = time.perf_counter()
     mats, pipelines = build_fold_matrices(spec, config, train, test, y_log, folds, progress)
@@ -203,9 +214,11 @@ def run_training(
 
     families = []
     t_train = time.perf_counter()
-    for name in [m.strip() for m in config.run.model.split(",") if m.strip()]:
+    for name in names:
         family = get_family(name)
         t0 = time.perf_counter()
+        keep = ~outlier if drops_outliers(name, config) else np.ones(train.height, dtype=bool)
+        dropped |= ~keep
         members = make_members(folds, config.run.seeds, config.run.seed, keep)
         result = fit_in_pieces(family, mats, y_log, members, config, device, progress, checkpoint, f"{name}-cv")
         oof, fold_scores, oof_score = score_members(members, result, folds, y_log)
@@ -262,7 +275,7 @@ def run_training(
         train_ids=data.train[spec.id_column].to_numpy(),
         test_ids=data.test[spec.id_column].to_numpy(),
         y_log=y_log,
-        dropped_outliers=int((~keep).sum()),
+        dropped_outliers=int(dropped.sum()),
         unparsable=unparsable,
         timings=timings,
     )

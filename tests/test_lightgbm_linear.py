@@ -51,8 +51,9 @@ def test_lightgbm_family_early_stops_seeds_and_refits(tmp_path: Path) -> None:
     for b, hist in zip(result.best_iteration, result.history, strict=True):
         assert len(hist["train"]) == len(hist["valid"]) > b
         assert hist["valid"][b] == pytest.approx(min(hist["valid"]))
-    rmse = np.sqrt(np.mean((np.concatenate(result.valid_pred) - np.concatenate([y[m.valid_idx] for m in members]))
-                           ** 2))
+    rmse = np.sqrt(
+        np.mean((np.concatenate(result.valid_pred) - np.concatenate([y[m.valid_idx] for m in members])) ** 2)
+    )
     assert rmse < 0.7 * np.std(y)  # noise alone is 0.4 of it
     # gain importances are keyed by feature name; the one-hot block appears as one categorical
     assert result.importance["a"] > 0 and "kind" in result.importance and "kind=p" not in result.importance
@@ -77,9 +78,68 @@ def test_lightgbm_family_early_stops_seeds_and_refits(tmp_path: Path) -> None:
 
 def test_lightgbm_one_hot_inputs_without_native_categoricals() -> None:
     mats, y, members = toy_problem()
-    result = get_family("lightgbm").fit(mats, y, members[:2], fast_config(**{"lightgbm.native_categorical": False}),
-                                        "cpu")
+    result = get_family("lightgbm").fit(
+        mats, y, members[:2], fast_config(**{"lightgbm.native_categorical": False}), "cpu"
+    )
     assert "kind=p" in result.importance and "kind" not in result.importance
+
+
+def test_lightgbm_linear_trees_save_and_reload(tmp_path: Path) -> None:
+    """Linear leaves (House Prices' setting) fit, stay deterministic and reload from text exactly."""
+    mats, y, members = toy_problem()
+    family = get_family("lightgbm")
+    cfg = fast_config(**{"lightgbm.linear_tree": True, "lightgbm.linear_lambda": 1.0})
+    result = family.fit(mats, y, members[:2], cfg, "cpu")
+    np.testing.assert_array_equal(family.fit(mats, y, members[:2], cfg, "cpu").test_pred, result.test_pred)
+    family.save(result, tmp_path)
+    assert "is_linear=1" in (tmp_path / "member_000.txt").read_text()
+    loaded = family.predict(tmp_path, mats.test, [{"fold": m.fold} for m in members[:2]], cfg, "cpu")
+    np.testing.assert_array_equal(loaded, result.test_pred)
+    plain = family.fit(mats, y, members[:2], fast_config(), "cpu")
+    assert not np.array_equal(plain.test_pred, result.test_pred)
+
+
+def test_house_prices_lightgbm_defaults_stay_house_prices_only() -> None:
+    from competition.competitions import get_spec
+
+    hp = build_config(get_spec("house-prices").config_defaults).lightgbm
+    assert hp.linear_tree and hp.linear_lambda == 1.0 and not hp.extra_trees and hp.min_data_in_leaf == 5
+    ca = build_config(get_spec("california-house-prices").config_defaults).lightgbm
+    assert not ca.linear_tree and ca.extra_trees and ca.min_data_in_leaf == 10
+
+
+def test_linear_families_drop_outliers_on_their_own(hp_data_dir: Path) -> None:
+    """linear.drop_outliers leaves the rule's rows out of lasso's training parts only; they stay
+    validated and scored for every family, and run.drop_outliers still drops them everywhere."""
+    import dataclasses
+
+    from competition.competitions import get_spec
+    from competition.data import load_competition
+    from competition.errors import CompError
+    from competition.training import drops_outliers, run_training
+
+    spec = get_spec("house-prices")
+    data = load_competition(spec, hp_data_dir)
+    huge = pl.Series(np.arange(data.train.height) < 2)  # two huge, cheap houses, as in Ames
+    train = data.train.with_columns(
+        pl.when(huge).then(4500).otherwise(pl.col("GrLivArea")).alias("GrLivArea"),
+        pl.when(huge).then(150000).otherwise(pl.col("SalePrice")).alias("SalePrice"),
+    )
+    data = dataclasses.replace(data, train=train)
+    fast = {"run.folds": 3, "run.seeds": 1, "lightgbm.max_rounds": 60, "lightgbm.early_stopping_rounds": 20}
+    config = build_config(spec.config_defaults, fast, {"run.model": "lightgbm,lasso"})
+    assert config.linear.drop_outliers and not config.run.drop_outliers
+    result = run_training(data, config, "cpu")
+    by_name = {f.name: f for f in result.families}
+    assert result.dropped_outliers == 2
+    assert all(not np.isin([0, 1], m.train_idx).any() for m in by_name["lasso"].members)
+    assert sum(np.isin([0, 1], m.train_idx).sum() for m in by_name["lightgbm"].members) == 4  # 2 rows x 2 folds
+    assert all(np.isfinite(f.oof_log[:2]).all() for f in result.families) and result.validated.all()
+    assert not drops_outliers("lasso", build_config({"linear.drop_outliers": False}))
+    assert drops_outliers("mlp", build_config({"run.drop_outliers": True}))
+    assert not drops_outliers("lightgbm", config) and drops_outliers("elasticnet", config)
+    with pytest.raises(CompError, match=r"linear\.drop_outliers expects true or false"):
+        build_config({"linear.drop_outliers": "sometimes"})
 
 
 @pytest.mark.parametrize("kind", ["ridge", "lasso", "elasticnet"])
@@ -97,8 +157,8 @@ def test_linear_family_json_coefficients(kind: str, tmp_path: Path) -> None:
     manual = mats.test[0].astype(np.float64) @ np.array(saved["coef"][0]) + saved["intercept"][0]
     np.testing.assert_array_equal(result.test_pred[0], manual)
     np.testing.assert_array_equal(
-        result.valid_pred[0], mats.train[0][m0.valid_idx].astype(np.float64) @ np.array(saved["coef"][0])
-        + saved["intercept"][0]
+        result.valid_pred[0],
+        mats.train[0][m0.valid_idx].astype(np.float64) @ np.array(saved["coef"][0]) + saved["intercept"][0],
     )
     loaded = family.predict(tmp_path, mats.test, [{"fold": m.fold} for m in members], cfg, "cpu")
     np.testing.assert_array_equal(loaded, result.test_pred)
@@ -176,21 +236,32 @@ def test_refit_full_lightgbm_and_linear(workspace: Path, hp_data_dir: Path) -> N
     run = mlflow_client(workspace).get_run(info["run_id"])
     assert run.data.tags["prediction_path"] == "lightgbm:refit-full,ridge:refit-full"
     # the CLI switch maps onto run.refit_full
-    out = run_ok(["train", "house-prices", "--data-dir", str(hp_data_dir), "--model", "ridge", "--no-refit-full",
-                  "--split", "holdout"])
+    out = run_ok(
+        [
+            "train",
+            "house-prices",
+            "--data-dir",
+            str(hp_data_dir),
+            "--model",
+            "ridge",
+            "--no-refit-full",
+            "--split",
+            "holdout",
+        ]
+    )
     run_id = out.split("run id:")[1].split()[0]
     bundle = json.loads((Path("models/house-prices") / run_id / "bundle.json").read_text())
     assert bundle["families"][0]["prediction_path"] == "cv-average"
 
 
 def test_three_families_end_to_end(workspace: Path, hp_data_dir: Path) -> None:
-    info = train_predict_runs(hp_data_dir, "house-prices", "mlp,lightgbm,ridge")
+    info = train_predict_runs(hp_data_dir, "house-prices", "mlp,lightgbm,lasso")
     bundle = info["bundle"]
     weights = bundle["blend_weights"]
-    assert list(weights) == ["mlp", "lightgbm", "ridge"]
+    assert list(weights) == ["mlp", "lightgbm", "lasso"]
     assert sum(weights.values()) == pytest.approx(1.0) and min(weights.values()) >= 0
     oof = pl.read_csv(Path("models/house-prices") / info["run_id"] / "oof.csv")
-    assert {"mlp_log", "lightgbm_log", "ridge_log", "blend_log"} <= set(oof.columns)
+    assert {"mlp_log", "lightgbm_log", "lasso_log", "blend_log"} <= set(oof.columns)
     blended = np.column_stack([oof[f"{n}_log"].to_numpy() for n in weights]) @ np.array(list(weights.values()))
     np.testing.assert_allclose(oof["blend_log"].to_numpy(), blended, rtol=0, atol=1e-12)
     # the blend is no worse than its best member on the rows its weights were fit on

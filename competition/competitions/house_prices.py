@@ -243,6 +243,20 @@ def outlier_rule(raw: pl.DataFrame) -> pl.Series:
     return raw.select((pl.col("GrLivArea") > 4000) & (pl.col("SalePrice") < 300000)).to_series()
 
 
+LIGHTGBM_DEFAULTS: dict[str, object] = {
+    "lightgbm.linear_tree": True,
+    "lightgbm.linear_lambda": 1.0,
+    "lightgbm.extra_trees": False,
+    "lightgbm.min_data_in_leaf": 5,
+}
+"""Linear trees on 1,460 homes: price follows size and quality smoothly, which a leaf's line tracks
+and a constant leaf only approximates. 5-fold OOF log-RMSE over all rows, 3 seeds: 0.1189 with the
+generic defaults, 0.1183 without extra trees and with 5-row leaves, 0.1164 with linear leaves too
+(0.1165 with two other seed sets). The mlp,lightgbm,lasso blend: 0.1164, 0.1156, 0.1147 for those
+three. Linear leaves with extra trees and 10-row leaves score 0.1164 alone but blend to 0.1152 (the
+MLP's weight drops to 0). Set for House Prices only: California's 40,000 rows per fold were not
+measured with linear leaves."""
+
 SPEC = CompetitionSpec(
     name="house-prices",
     kaggle_slug="house-prices-advanced-regression-techniques",
@@ -263,4 +277,5 @@ SPEC = CompetitionSpec(
     default_split="kfold",
     outlier_rule=outlier_rule,
     description="1,460 training homes sold in Ames 2006-2010, 79 features; metric RMSE of log prices.",
+    config_defaults=LIGHTGBM_DEFAULTS,
 )

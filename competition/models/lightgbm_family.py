@@ -3,7 +3,8 @@
 Each CV member early-stops on its own validation rows; refit members (no validation rows) train
 for exactly `member.epochs` rounds. Boosters are kept and saved as LightGBM text models cut at
 the best iteration, and every prediction made during `fit` comes from a booster re-read from
-that same text, so `comp predict` reproduces the training run's numbers exactly.
+that same text, so `comp predict` reproduces the training run's numbers exactly (linear leaves,
+`lightgbm.linear_tree`, are part of that text too).
 
 Optional native categorical handling (`lightgbm.native_categorical`): the one-hot blocks the
 feature pipeline writes (`column=level` names) are folded back into one integer code column per
@@ -57,6 +58,8 @@ def booster_params(cfg: Any, seed: int, threads: int) -> dict[str, Any]:
         "max_bin": cfg.max_bin,
         "cat_smooth": cfg.cat_smooth,
         "cat_l2": cfg.cat_l2,
+        "linear_tree": cfg.linear_tree,
+        "linear_lambda": cfg.linear_lambda,
         "min_data_per_group": cfg.min_data_in_leaf,
         "seed": int(seed),
         "deterministic": True,
