@@ -142,6 +142,14 @@ def naive_run(
     return preds, time.perf_counter() - t
 
 
+def warm_up(x: torch.Tensor, y: torch.Tensor, members: list[Member], cfg: MLPConfig) -> None:
+    """One untimed epoch of each trainer and precision: the first call of a process pays one-off
+    costs (thread pools, allocator growth, kernel dispatch caches) that are not training speed."""
+    train_one(x[members[0].fold], y, members[0], cfg, 1)
+    for precision in ("fp32", "auto"):
+        train_members(x, y, members, MLPConfig(**{**cfg.__dict__, "precision": precision}), epochs=1)
+
+
 def mlflow_writer(tmp: Path) -> Any:
     """log_metric(key, value, step) writing one value per call to a fresh sqlite MLflow store."""
     from competition.paths import Workspace
@@ -185,6 +193,7 @@ def compare_trainers(
             text += f"  ({rate:.1f} GFLOP/s = {rate / peaks[peak_key]:.0%} of measured {peak_key} matmul peak)"
         print(text, flush=True)
 
+    warm_up(x, y, members, cfg)
     naive_preds, naive_s = naive_run(x, y, members, cfg, epochs)
     line("naive sequential", naive_s, naive_preds, None)
     logged_preds, logged_s = naive_run(x, y, members, cfg, epochs, mlflow_writer(tmp))

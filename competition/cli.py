@@ -245,7 +245,11 @@ def train(
             f"  \\[{fam.prediction_path}, {fam.seconds:.1f}s]"
         )
     if len(r.families) > 1:
-        console.print("  blend weights: " + ", ".join(f"{k} {v:.3f}" for k, v in r.blend_weights.items()))
+        console.print(
+            "  blend weights: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in r.blend_weights.items())
+            + f"  (blend OOF with each fold's weights fit on the other folds: {r.blend_crossfit_score:.5f})"
+        )
     import numpy as np
 
     console.print(f"run id: [bold]{outcome.run_id}[/]")

@@ -108,6 +108,8 @@ def parent_summary(result: TrainingResult) -> dict[str, float]:
         "n_validated_rows": float(result.validated.sum()),
         "dropped_outlier_rows": float(result.dropped_outliers),
     }
+    if len(result.families) > 1:
+        metrics["blend_crossfit_oof_log_rmse"] = result.blend_crossfit_score
     for fam in result.families:
         metrics[f"oof_log_rmse.{fam.name}"] = fam.oof_score
         metrics[f"blend_weight.{fam.name}"] = result.blend_weights.get(fam.name, 0.0)

@@ -58,6 +58,8 @@ class TrainingResult:
     fold_scores: list[float]
     test_log: np.ndarray
     blend_weights: dict[str, float]
+    blend_crossfit_score: float
+    """OOF log-RMSE of the blend with each fold's weights fit on the other folds (NaN: one family)."""
     train_ids: np.ndarray
     test_ids: np.ndarray
     y_log: np.ndarray
@@ -253,10 +255,17 @@ def run_training(
         families.append(run)
     timings["train"] = time.perf_counter() - t_train
 
-    from competition.ensemble import blend_families
+    from competition.ensemble import blend_families, crossfit_blend_score
 
     weights, oof_log, test_log = blend_families(families, y_log, config.run.blend)
     seen = np.isfinite(oof_log)
+    crossfit = float("nan")
+    if len(families) > 1:
+        row_fold = np.full(len(y_log), -1)
+        for i, f in enumerate(folds):
+            row_fold[f.valid] = i
+        oof_matrix = np.column_stack([fam.oof_log for fam in families])
+        crossfit = crossfit_blend_score(oof_matrix, y_log, row_fold, config.run.blend)
     fold_scores = [log_rmse_from_logs(oof_log[f.valid], y_log[f.valid]) for f in folds]
     return TrainingResult(
         spec=spec,
@@ -272,6 +281,7 @@ def run_training(
         fold_scores=fold_scores,
         test_log=test_log,
         blend_weights=weights,
+        blend_crossfit_score=crossfit,
         train_ids=data.train[spec.id_column].to_numpy(),
         test_ids=data.test[spec.id_column].to_numpy(),
         y_log=y_log,

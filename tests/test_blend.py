@@ -154,8 +154,10 @@ def test_blend_refuses_incompatible_members(workspace: Path, hp_data_dir: Path) 
     assert "different validation folds" in fail_with(["blend", HP, a, c])
     # same folds but another data digest / competition: copies of `a` with one field changed
     models = Path("models") / HP
-    for key, value, words in (("data_digest", "0" * 64, "different training/test data"),
-                              ("competition", "california", "belongs to")):
+    for key, value, words in (
+        ("data_digest", "0" * 64, "different training/test data"),
+        ("competition", "california", "belongs to"),
+    ):
         copy = models / f"copy{key}"
         shutil.copytree(models / a, copy)
         meta = json.loads((copy / "bundle.json").read_text())
@@ -168,3 +170,28 @@ def test_blend_refuses_incompatible_members(workspace: Path, hp_data_dir: Path) 
     assert "listed twice" in fail_with(["blend", HP, a, a[:8]])
     assert "Unknown blend method" in fail_with(["blend", HP, a, a, "--method", "median"])
     assert not (Path("submissions") / HP).exists() or len(list((Path("submissions") / HP).iterdir())) == 3
+
+
+def test_crossfit_blend_weights_never_see_the_rows_they_score() -> None:
+    from competition.ensemble import crossfit_blend_score, fit_blend_weights
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(12, 0.4, 300)
+    oof = np.column_stack([y + rng.normal(0, s, 300) for s in (0.1, 0.2, 0.3)])
+    folds = np.repeat(np.arange(3), 100)
+    score = crossfit_blend_score(oof, y, folds, "nnls")
+    # by hand: fold 0's rows blended with weights fit on folds 1 and 2 only, and so on
+    manual = np.concatenate(
+        [oof[folds == f] @ fit_blend_weights(oof[folds != f], y[folds != f], "nnls") for f in range(3)]
+    )
+    assert score == pytest.approx(np.sqrt(np.mean((manual - y) ** 2)))
+    # corrupting fold 0's targets changes fold 0's error but not the weights used on folds 1 and 2
+    y_bad = y.copy()
+    y_bad[folds == 0] += rng.normal(0, 1, 100)
+    w1 = fit_blend_weights(oof[folds != 1], y[folds != 1], "nnls")
+    assert not np.allclose(w1, fit_blend_weights(oof[folds != 1], y_bad[folds != 1], "nnls"))
+    w0 = fit_blend_weights(oof[folds != 0], y[folds != 0], "nnls")
+    assert np.array_equal(w0, fit_blend_weights(oof[folds != 0], y_bad[folds != 0], "nnls"))
+    # fitting the weights on the scored rows themselves flatters the blend
+    in_sample = oof @ fit_blend_weights(oof, y, "nnls")
+    assert np.sqrt(np.mean((in_sample - y) ** 2)) <= score + 1e-12

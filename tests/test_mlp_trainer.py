@@ -144,18 +144,21 @@ def test_bf16_training_learns_as_well_as_fp32() -> None:
 
 def test_dropout_masks_keep_the_rounded_rate_and_expectation() -> None:
     gens = [torch.Generator().manual_seed(s) for s in range(3)]
-    masks = DropoutMasks([0.3, 0.0, 0.5], width=512, batch=256, generators=gens, device=torch.device("cpu"))
-    drawn = masks.draw([0, 1, 2], 256)
-    assert drawn is not None and drawn.shape == (3, 256, 512)
-    assert torch.all(drawn[1] == 1.0)  # no dropout: every unit kept, unscaled
-    for j, level in ((0, round(0.7 * 256)), (2, 128)):
-        kept = drawn[j] > 0
-        assert torch.all(drawn[j][kept] == 256 / level)
-        assert abs(kept.float().mean().item() - level / 256) < 0.01  # 131,072 draws: ~0.0013 sd
-        assert abs(drawn[j].mean().item() - 1.0) < 0.02  # inverted dropout keeps the expectation
-    # a member's draws come from its own generator only
-    alone = DropoutMasks([0.5], 512, 256, [torch.Generator().manual_seed(2)], torch.device("cpu")).draw([0], 256)
-    assert alone is not None and torch.equal(alone[0], drawn[2])
+    masks = DropoutMasks([0.3, 0.0, 0.5], width=512, batch=128, generators=gens, device=torch.device("cpu"))
+    masks.begin_epoch([0, 1, 2], np.array([2, 2, 1]))
+    first, second = masks.draw(3, 0), masks.draw(2, 1)  # member 2 takes one step this epoch
+    assert first is not None and second is not None
+    assert first.shape == (3, 128, 512) and second.shape == (2, 128, 512)
+    assert torch.all(first[1] == 1.0) and torch.all(second[1] == 1.0)  # no dropout: all kept, unscaled
+    for rows, level in ((torch.cat([first[0], second[0]]), round(0.7 * 256)), (first[2], 128)):
+        kept = rows > 0
+        assert torch.all(rows[kept] == 256 / level)
+        assert abs(kept.float().mean().item() - level / 256) < 0.01  # >= 65,536 draws: sd <= 0.002
+        assert abs(rows.mean().item() - 1.0) < 0.02  # inverted dropout keeps the expectation
+    # a member's bytes come from its own generator only, whoever shares the epoch
+    alone = DropoutMasks([0.5], 512, 128, [torch.Generator().manual_seed(2)], torch.device("cpu"))
+    alone.begin_epoch([0], np.array([1]))
+    assert torch.equal(alone.draw(1, 0)[0], first[2])
 
 
 def test_fused_adam_step_matches_torch_adamw_per_member() -> None:

@@ -148,7 +148,7 @@ def forward(
     x: torch.Tensor,
     act: Callable,
     dropout_masks: torch.Tensor | None = None,
-    compute_weights: list[torch.Tensor] | None = None,
+    compute_weights: list[torch.Tensor | None] | None = None,
 ) -> torch.Tensor:
     """x: (M, B, D), or (B, D) shared by all members -> (M, B) standardized predictions.
 
@@ -301,6 +301,7 @@ def _train_sorted(
         positions = torch.arange(int(steps_a[0]) * bs, device=device).view(1, -1)
         slots = _pad_tensors(perms, device).gather(1, positions % n_train[a].view(-1, 1))
         batch_rows = train_idx[a].gather(1, slots)
+        masks.begin_epoch(a_list, steps_a)
         lr_a = lr[active] * _lr_factor(epoch, cfg)
         wd_a = wd[active]
         fold_a = fold_of[a][:, None]
@@ -312,8 +313,13 @@ def _train_sorted(
             xb = x_source[fold_a[:k], rows]
             yb = (y_log[rows] - center_a[:k]) / scale_a[:k]
             leaves = [p[:k].detach().requires_grad_(True) for p in params]
-            compute_w = leaves if dtype == torch.float32 else [p[:k].to(dtype) for p in params]
-            pred = forward(leaves, xb, act, masks.draw(a_list[:k], rows.shape[1]), compute_w)
+            # hidden layers' weights in the training dtype (the output unit and biases stay fp32)
+            compute_w = (
+                leaves
+                if dtype == torch.float32
+                else [p[:k].to(dtype) if i % 2 == 0 and i < len(params) - 2 else None for i, p in enumerate(params)]
+            )
+            pred = forward(leaves, xb, act, masks.draw(k, s), compute_w)
             loss_per = ((pred - yb) ** 2).mean(1)
             loss = loss_per.sum()
             if cfg.l1 > 0:
@@ -444,10 +450,11 @@ class DropoutMasks:
 
     Masks are drawn as random bytes (64 random bits give 8 bytes, several times cheaper than one
     uniform float per unit), so keep probabilities are rounded to multiples of 1/256 and kept
-    units are scaled by the inverse of the rounded probability. Members without dropout draw
-    nothing, so they train the same whatever their batch-mates use. Thresholds and scales are
-    stored at full (M, batch, width) shape: CPU kernels compare and multiply same-shape tensors
-    an order of magnitude faster than broadcast ones."""
+    units are scaled by the inverse of the rounded probability. A member's bytes for a whole
+    epoch are drawn in one call when the epoch begins (after its shuffle), and members without
+    dropout draw nothing, so a member's stream is the same whatever its batch-mates. Thresholds
+    and scales are stored at full (M, batch, width) shape: CPU kernels compare and multiply
+    same-shape tensors an order of magnitude faster than broadcast ones."""
 
     def __init__(
         self,
@@ -464,6 +471,7 @@ class DropoutMasks:
         self.uniform = len(set(keep_levels)) == 1
         self.width = width
         self.words = -(-width // 8)
+        self.batch = batch
         self.generators = generators
         self.device = device
         self.dtype = dtype
@@ -471,27 +479,38 @@ class DropoutMasks:
         levels = torch.as_tensor(keep_levels, device=device).view(-1, 1, 1)
         self.threshold = (levels - 1).to(torch.uint8).expand(shape).contiguous()
         self.scale = (256.0 / levels).to(dtype).expand(shape).contiguous()
-        self.zeros = torch.zeros(batch, self.words, dtype=torch.int64, device=device)
+        self.noise = torch.zeros(0, 0, self.words, dtype=torch.int64, device=device)
 
-    def draw(self, ids: list[int], batch: int) -> torch.Tensor | None:
-        """(k, batch, width) multipliers (0 or 1/keep) for members `ids` (a prefix of those still
-        training, in order), or None without dropout."""
+    def begin_epoch(self, ids: list[int], steps: np.ndarray) -> None:
+        """Draw this epoch's bytes for members `ids` (those still training, in order), which take
+        `steps` mini-batches each."""
         if not self.any:
-            return None
+            return
         lo, hi = -(2**63), 2**63 - 1
-        words = [
-            torch.randint(lo, hi, (batch, self.words), generator=self.generators[g], device=self.device)
-            if self.uses[g]
-            else self.zeros[:batch]
-            for g in ids
-        ]
-        noise = torch.stack(words).view(torch.uint8)[:, :, : self.width]
+        self.noise = torch.zeros(
+            len(ids), int(steps.max()) * self.batch, self.words, dtype=torch.int64, device=self.device
+        )
+        for j, (g, n) in enumerate(zip(ids, steps, strict=True)):
+            if self.uses[g]:
+                rows = int(n) * self.batch
+                self.noise[j, :rows] = torch.randint(
+                    lo, hi, (rows, self.words), generator=self.generators[g], device=self.device
+                )
         if self.uniform:  # every member has the same rate: any rows of the tables will do
-            threshold, scale = self.threshold[: len(ids), :batch], self.scale[: len(ids), :batch]
+            self.epoch_threshold, self.epoch_scale = self.threshold[: len(ids)], self.scale[: len(ids)]
         else:
             idx = torch.as_tensor(ids, device=self.device)
-            threshold, scale = self.threshold[idx, :batch], self.scale[idx, :batch]
-        return (noise <= threshold).view(torch.uint8).to(self.dtype).mul_(scale)
+            self.epoch_threshold, self.epoch_scale = self.threshold[idx], self.scale[idx]
+
+    def draw(self, k: int, step: int) -> torch.Tensor | None:
+        """(k, batch, width) multipliers (0 or 1/keep) for the first k members of the epoch's set at
+        mini-batch `step`, or None without dropout."""
+        if not self.any:
+            return None
+        rows = slice(step * self.batch, (step + 1) * self.batch)
+        noise = self.noise[:k, rows].view(torch.uint8)[:, :, : self.width]
+        keep = noise <= self.epoch_threshold[:k]
+        return keep.view(torch.uint8).to(self.dtype).mul_(self.epoch_scale[:k])
 
 
 @torch.no_grad()
