@@ -27,6 +27,7 @@ from competition.ensemble import apply_blend
 from competition.errors import CompError
 from competition.features import FeaturePipeline
 from competition.models import get_family
+from competition.splits import fold_of_rows
 
 FORMAT_VERSION = 1
 
@@ -70,11 +71,8 @@ def save_bundle(result: Any, folder: Path, run_id: str, digest: str, device: str
             family.save(fam.refit_result, refit_dir)
             entry["refit_members"] = [{"fold": 0, "seed": m.seed, "iterations": m.epochs} for m in fam.refit_members]
         families.append(entry)
-    n = len(result.train_ids)
-    fold_of_row = np.full(n, -1)
-    for i, f in enumerate(result.folds):
-        fold_of_row[f.valid] = i
-    oof = {"Id": result.train_ids, "fold": fold_of_row, "target_log": result.y_log}
+    fold = fold_of_rows(result.folds, len(result.train_ids))
+    oof = {"Id": result.train_ids, "fold": fold, "target_log": result.y_log}
     oof.update({f"{fam.name}_log": fam.oof_log for fam in result.families})
     oof["blend_log"] = result.oof_log
     pl.DataFrame(oof).write_csv(folder / "oof.csv")

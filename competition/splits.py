@@ -23,6 +23,14 @@ class Fold:
     valid: np.ndarray
 
 
+def fold_of_rows(folds: list[Fold], n_rows: int) -> np.ndarray:
+    """Each row's validation fold (-1: never validated), as written in a bundle's oof.csv."""
+    out = np.full(n_rows, -1)
+    for i, f in enumerate(folds):
+        out[f.valid] = i
+    return out
+
+
 def kfold(n: int, k: int, seed: int) -> list[Fold]:
     """Shuffled k-fold: every row is validated exactly once."""
     order = np.random.default_rng(seed).permutation(n)

@@ -23,7 +23,7 @@ from competition.metrics import log_rmse_from_logs
 from competition.models import get_family
 from competition.models.base import FamilyResult, FoldMatrices
 from competition.models.mlp import Member
-from competition.splits import Fold, fingerprint, make_folds
+from competition.splits import Fold, fingerprint, fold_of_rows, make_folds
 
 
 @dataclass
@@ -261,11 +261,8 @@ def run_training(
     seen = np.isfinite(oof_log)
     crossfit = float("nan")
     if len(families) > 1:
-        row_fold = np.full(len(y_log), -1)
-        for i, f in enumerate(folds):
-            row_fold[f.valid] = i
         oof_matrix = np.column_stack([fam.oof_log for fam in families])
-        crossfit = crossfit_blend_score(oof_matrix, y_log, row_fold, config.run.blend)
+        crossfit = crossfit_blend_score(oof_matrix, y_log, fold_of_rows(folds, len(y_log)), config.run.blend)
     fold_scores = [log_rmse_from_logs(oof_log[f.valid], y_log[f.valid]) for f in folds]
     return TrainingResult(
         spec=spec,
