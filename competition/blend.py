@@ -21,7 +21,7 @@ import polars as pl
 from competition import atomic
 from competition.bundle import FORMAT_VERSION, Bundle, find_bundle, load_bundle, predict_test, versions
 from competition.competitions.base import CompetitionSpec
-from competition.ensemble import apply_blend, fit_blend_weights
+from competition.ensemble import apply_blend, crossfit_blend_score, fit_blend_weights
 from competition.errors import CompError
 from competition.metrics import log_rmse_from_logs
 from competition.paths import Workspace
@@ -62,6 +62,8 @@ class BlendResult:
     test_ids: np.ndarray
     test_log: np.ndarray
     n_validated: int
+    crossfit_score: float
+    """OOF log-RMSE with each fold's rows blended by weights fit on the other folds only."""
 
 
 @dataclass
@@ -182,6 +184,7 @@ def blend_members(members: list[Member], method: str) -> BlendResult:
         test_ids=members[0].test_ids,
         test_log=apply_blend(weights, {m.run_id: m.test_log for m in members}),
         n_validated=int(seen.sum()),
+        crossfit_score=crossfit_blend_score(oof, y_log, np.where(seen, fold, -1), method),
     )
 
 
@@ -299,6 +302,7 @@ def run_blend(
             "cv_std_log_rmse": float(np.std(result.fold_scores)),
             "oof_log_rmse": result.oof_score,
             "n_validated_rows": float(result.n_validated),
+            "blend_crossfit_oof_log_rmse": result.crossfit_score,
         }
         for m in members:
             metrics[f"oof_log_rmse.{m.run_id}"] = m.oof_score

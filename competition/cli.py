@@ -429,7 +429,8 @@ def blend(
     console.print(f"run id: [bold]{outcome.run_id}[/]")
     console.print(
         f"Blend OOF log-RMSE ({r.n_validated} validated rows): [bold]{r.oof_score:.5f}[/]; fold mean "
-        f"{sum(r.fold_scores) / len(r.fold_scores):.5f}"
+        f"{sum(r.fold_scores) / len(r.fold_scores):.5f}; with each fold's weights fit on the other folds: "
+        f"{r.crossfit_score:.5f}"
     )
     console.print(f"submission: {outcome.submission}")
 

@@ -67,6 +67,12 @@ def test_weights_are_fit_on_oof_rows_only(method: str) -> None:
     assert blend_members(junk, method).weights == base.weights
     # the blended OOF is the weighted sum on validated rows and NaN elsewhere
     assert np.isnan(base.oof_log[:20]).all() and np.isfinite(base.oof_log[20:]).all()
+    # the cross-fitted score: each fold's rows blended with weights from the other folds' OOF rows
+    from competition.ensemble import crossfit_blend_score
+
+    matrix = np.column_stack([m.oof_log for m in members])
+    fold = np.where(np.isfinite(base.oof_log), members[0].fold, -1)
+    assert base.crossfit_score == pytest.approx(crossfit_blend_score(matrix, members[0].y_log, fold, method))
     if method == "nnls":
         assert base.weights["run0"] > base.weights["run2"]  # the least noisy member counts most
         assert base.oof_score <= min(m.oof_score for m in base.members) + 1e-9
@@ -126,6 +132,8 @@ def test_blend_end_to_end(workspace: Path, hp_data_dir: Path) -> None:
     for key in ("cv_mean_log_rmse", "cv_std_log_rmse", "oof_log_rmse", f"blend_weight.{ridge}"):
         assert key in run.data.metrics
     assert run.data.metrics["oof_log_rmse"] == pytest.approx(meta["oof_log_rmse"])
+    crossfit = run.data.metrics["blend_crossfit_oof_log_rmse"]
+    assert np.isfinite(crossfit) and f"{crossfit:.5f}" in out
     assert {a.path for a in client.list_artifacts(blend_id)} >= {"bundle", "submission"}
     rows = json.loads(run_ok(["runs", HP, "--format", "json"]))
     kinds = {r["run_id"]: r["kind"] for r in rows}
