@@ -13,6 +13,7 @@ from competition.models.mlp import (
     Member,
     MemberAdam,
     MLPConfig,
+    member_rows,
     predict_members,
     train_members,
 )
@@ -173,6 +174,6 @@ def test_fused_adam_step_matches_torch_adamw_per_member() -> None:
         for r, g in zip(reference, grads, strict=True):
             r.grad = g.clone()
         opt.step()
-        adam.step(tuple(grads), np.array([1e-2, 1e-2]), np.array([0.0, 0.0]))
+        adam.step(member_rows(grads), np.array([1e-2, 1e-2]), np.array([0.0, 0.0]))
     for p, r in zip(adam.params, reference, strict=True):
         torch.testing.assert_close(p, r.detach(), rtol=1e-6, atol=1e-7)

@@ -330,11 +330,12 @@ def _train_sorted(
             grads = torch.autograd.grad(loss, leaves)
             train_sq[:k] += loss_per.detach()
             with torch.no_grad():
+                grad_rows = member_rows(grads)
                 if cfg.grad_clip > 0:
-                    factor = (cfg.grad_clip / (_member_norms(grads) + 1e-6)).clamp_(max=1.0)
+                    factor = (cfg.grad_clip / (_member_norms(grad_rows, k) + 1e-6)).clamp_(max=1.0)
                     for g in grads:
                         g.mul_(factor.view(-1, *[1] * (g.dim() - 1)))
-                adam.step(grads, lr_a[:k], wd_a[:k])
+                adam.step(grad_rows, lr_a[:k], wd_a[:k])
         with torch.no_grad():
             train_rmse = torch.sqrt(train_sq / torch.as_tensor(steps_a, device=device)) * y_scale[a]
             # Validation runs in the training dtype too: it selects the epoch of the model as trained.
@@ -355,8 +356,9 @@ def _train_sorted(
                 stopped[j] = epoch - best_epoch[g] >= cfg.patience
             else:
                 best_valid[g], best_epoch[g] = 0.0, epoch
-                _copy_member(best, g, params, j)
             stopped[j] |= epoch + 1 >= fixed_epochs[g]
+            if stopped[j] and not has_valid[g]:  # no validation rows: the last epoch's weights are kept
+                _copy_member(best, g, params, j)
         if on_epoch is not None:
             on_epoch(epoch, len(a_list))
         if stopped.all():
@@ -378,12 +380,18 @@ def _train_sorted(
     )
 
 
-def _member_norms(grads: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """Each member's gradient norm over all layers: (k,). One reduction per member and layer, so a
-    member's norm is summed in the same order whatever its batch-mates."""
-    k = grads[0].shape[0]
-    rows = [g[j] for j in range(k) for g in grads]
-    sq = torch.stack(torch._foreach_norm(rows)).view(k, len(grads)) ** 2
+def member_rows(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """Per-member views of per-layer (k, ...) tensors, member-major: [m0 layer0, m0 layer1, ...,
+    m1 layer0, ...]. Per-member work on these (norms, the fused AdamW kernel) does not depend on
+    the other members in the batch."""
+    per_layer = [t.unbind() for t in tensors]
+    return [rows[j] for j in range(tensors[0].shape[0]) for rows in per_layer]
+
+
+def _member_norms(grad_rows: list[torch.Tensor], k: int) -> torch.Tensor:
+    """Each member's gradient norm over all layers: (k,), from its member-major rows. One
+    reduction per member and layer, so a member's norm is the same whatever its batch-mates."""
+    sq = torch.stack(torch._foreach_norm(grad_rows)).view(k, -1) ** 2
     return sq.sum(1).sqrt()
 
 
@@ -403,18 +411,13 @@ class MemberAdam:
 
     def _set(self, params: list[torch.Tensor], exp_avg: list[torch.Tensor], exp_avg_sq: list[torch.Tensor]) -> None:
         self.params, self.exp_avg, self.exp_avg_sq = params, exp_avg, exp_avg_sq
-        self.rows = [self._member_major(ts) for ts in (params, exp_avg, exp_avg_sq)]
+        self.rows = [member_rows(ts) for ts in (params, exp_avg, exp_avg_sq)]
 
-    @staticmethod
-    def _member_major(tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
-        per_layer = [t.unbind() for t in tensors]
-        return [rows[j] for j in range(tensors[0].shape[0]) for rows in per_layer]
-
-    def step(self, grads: tuple[torch.Tensor, ...], lr: np.ndarray, weight_decay: np.ndarray) -> None:
-        """One update of the first k = len(lr) members (the prefix still stepping this epoch)."""
+    def step(self, grad_rows: list[torch.Tensor], lr: np.ndarray, weight_decay: np.ndarray) -> None:
+        """One update of the first k = len(lr) members (the prefix still stepping this epoch), from
+        their gradients as `member_rows`."""
         k, n_layers = len(lr), len(self.params)
         self.steps[:k] += 1
-        grad_rows = self._member_major(grads)
         start = 0
         while start < k:  # one call per run of members sharing lr and decay (usually all of them)
             end = start + 1
