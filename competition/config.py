@@ -43,6 +43,11 @@ class RunSection:
     blend: str = "nnls"
     """How `--model a,b` combines families: mean | nnls | ridge."""
 
+    @property
+    def families(self) -> list[str]:
+        """The family names in `model`, in order."""
+        return [m.strip() for m in self.model.split(",") if m.strip()]
+
 
 @dataclass(frozen=True)
 class LightGBMConfig:

@@ -151,7 +151,7 @@ def train(
         "data_digest": data.digest,
         "device": device,
     }
-    if "mlp" in config.run.model.split(","):
+    if "mlp" in config.run.families:
         # what mlp.precision=auto resolved to on this machine
         dtype = compute_dtype(config.mlp.precision, torch.device(device))
         tags["mlp_compute_dtype"] = str(dtype).removeprefix("torch.")

@@ -195,7 +195,7 @@ def run_training(
     timings["prepare"] = time.perf_counter() - t0
 
     split, folds = folds_for(data, config)
-    names = [m.strip() for m in config.run.model.split(",") if m.strip()]
+    names = config.run.families
     outlier = np.zeros(train.height, dtype=bool)
     if spec.outlier_rule is not None and any(drops_outliers(name, config) for name in names):
         outlier = spec.outlier_rule(data.train).to_numpy().astype(bool)
