@@ -16,6 +16,7 @@ synthetic data of the same size; California uses generated full-size data.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -147,17 +148,22 @@ def warm_up(x: torch.Tensor, y: torch.Tensor, members: list[Member], cfg: MLPCon
     costs (thread pools, allocator growth, kernel dispatch caches) that are not training speed."""
     train_one(x[members[0].fold], y, members[0], cfg, 1)
     for precision in ("fp32", "auto"):
-        train_members(x, y, members, MLPConfig(**{**cfg.__dict__, "precision": precision}), epochs=1)
+        train_members(x, y, members, dataclasses.replace(cfg, precision=precision), epochs=1)
+
+
+def fresh_logger(folder: Path, experiment: str) -> Any:
+    """A RunLogger on a new sqlite MLflow store under `folder`, like a fresh workspace's."""
+    from competition.paths import Workspace
+    from competition.tracking import RunLogger
+
+    ws = Workspace(folder)
+    ws.mlflow_dir.mkdir(parents=True)
+    return RunLogger(ws.default_tracking_uri, experiment, ws)
 
 
 def mlflow_writer(tmp: Path) -> Any:
     """log_metric(key, value, step) writing one value per call to a fresh sqlite MLflow store."""
-    from competition.paths import Workspace
-    from competition.tracking import RunLogger
-
-    ws = Workspace(tmp / "mlflow_naive")
-    ws.mlflow_dir.mkdir(parents=True)
-    logger = RunLogger(ws.default_tracking_uri, "bench-naive", ws)
+    logger = fresh_logger(tmp / "mlflow_naive", "bench-naive")
     run = logger.start("naive", {})
     return lambda key, value, step: logger.client.log_metric(run, key, value, step=step)
 
@@ -171,7 +177,7 @@ def compare_trainers(
     peaks: dict[str, float],
     tmp: Path,
 ) -> None:
-    cfg = MLPConfig(**{**cfg.__dict__, "patience": 10**6, "epochs": epochs})
+    cfg = dataclasses.replace(cfg, patience=10**6, epochs=epochs)
     d = x.shape[2]
     print(
         f"\n== House Prices, {len(members)} members (5 folds x {len(members) // 5} seeds), {epochs} epochs each, "
@@ -200,7 +206,7 @@ def compare_trainers(
     line("naive + one MLflow write per metric", logged_s, logged_preds, None)
     results = {}
     for precision in ("fp32", "auto"):
-        c = MLPConfig(**{**cfg.__dict__, "precision": precision})
+        c = dataclasses.replace(cfg, precision=precision)
         preds, seconds = batched_valid_preds(x, y, members, c, epochs)
         dtype = "float32" if precision == "fp32" else auto
         line(f"batched ensemble, {dtype}", seconds, preds, dtype)
@@ -217,7 +223,7 @@ def scaling(
 ) -> None:
     """Naive vs batched (default precision) by ensemble size; 'x 1 member' is the batched wall
     time relative to training one member alone (the GPU bar: 15 members under 2x)."""
-    cfg = MLPConfig(**{**cfg.__dict__, "patience": 10**6, "epochs": epochs})
+    cfg = dataclasses.replace(cfg, patience=10**6, epochs=epochs)
     print(f"\n== Time per member-epoch by ensemble size ({epochs} epochs, naive vs batched)")
     print(
         f"{'members':>8} {'naive ms':>10} {'batched ms':>11} {'ratio':>7} {'batched GFLOP/s':>16} {'of peak':>8} "
@@ -251,12 +257,7 @@ def scaling(
 
 def mlflow_logging(tmp: Path, n: int = 400) -> None:
     """One write per metric (the naive way) vs one batched write, to a fresh sqlite store."""
-    from competition.paths import Workspace
-    from competition.tracking import RunLogger
-
-    ws = Workspace(tmp / "mlflow_bench")
-    ws.mlflow_dir.mkdir(parents=True)
-    logger = RunLogger(ws.default_tracking_uri, "bench", ws)
+    logger = fresh_logger(tmp / "mlflow_bench", "bench")
     run = logger.start("per-metric", {})
     t = time.perf_counter()
     for i in range(n):
