@@ -10,10 +10,12 @@ import torch
 
 from competition.models.mlp import (
     DropoutMasks,
+    Layout,
     Member,
     MemberAdam,
     MLPConfig,
-    member_rows,
+    clip_and_store,
+    loss_and_gradients,
     predict_members,
     train_members,
 )
@@ -144,8 +146,7 @@ def test_bf16_training_learns_as_well_as_fp32() -> None:
 
 
 def test_dropout_masks_keep_the_rounded_rate_and_expectation() -> None:
-    gens = [torch.Generator().manual_seed(s) for s in range(3)]
-    masks = DropoutMasks([0.3, 0.0, 0.5], width=512, batch=128, generators=gens, device=torch.device("cpu"))
+    masks = DropoutMasks([0.3, 0.0, 0.5], width=512, batch=128, seeds=[0, 1, 2], device=torch.device("cpu"))
     masks.begin_epoch([0, 1, 2], np.array([2, 2, 1]))
     first, second = masks.draw(3, 0), masks.draw(2, 1)  # member 2 takes one step this epoch
     assert first is not None and second is not None
@@ -157,23 +158,82 @@ def test_dropout_masks_keep_the_rounded_rate_and_expectation() -> None:
         assert abs(kept.float().mean().item() - level / 256) < 0.01  # >= 65,536 draws: sd <= 0.002
         assert abs(rows.mean().item() - 1.0) < 0.02  # inverted dropout keeps the expectation
     # a member's bytes come from its own generator only, whoever shares the epoch
-    alone = DropoutMasks([0.5], 512, 128, [torch.Generator().manual_seed(2)], torch.device("cpu"))
+    alone = DropoutMasks([0.5], 512, 128, [2], torch.device("cpu"))
     alone.begin_epoch([0], np.array([1]))
     assert torch.equal(alone.draw(1, 0)[0], first[2])
 
 
 def test_fused_adam_step_matches_torch_adamw_per_member() -> None:
-    """Our call of the fused kernel (per member tensors, own step counts) is AdamW's update."""
+    """Our call of the fused kernel (weights decayed, biases not) is AdamW's update, member by
+    member, and members that stopped stepping keep their own step counts."""
     torch.manual_seed(0)
-    params = [torch.randn(2, 5, 3), torch.randn(2, 1, 3)]
-    reference = [p.clone().requires_grad_(True) for p in params]
-    opt = torch.optim.AdamW(reference, lr=1e-2, weight_decay=0.0, foreach=False)
+    params = [torch.randn(3, 7), torch.randn(3, 4)]
+    reference = [[p[j].clone().requires_grad_(True) for p in params] for j in range(3)]
+    opts = [
+        torch.optim.AdamW([{"params": [w], "weight_decay": 0.1}, {"params": [b], "weight_decay": 0.0}], lr=1e-2)
+        for w, b in reference
+    ]
     adam = MemberAdam([p.clone() for p in params])
-    for _ in range(3):
-        grads = [torch.randn_like(p) for p in params]
-        for r, g in zip(reference, grads, strict=True):
-            r.grad = g.clone()
-        opt.step()
-        adam.step(member_rows(grads), np.array([1e-2, 1e-2]), np.array([0.0, 0.0]))
-    for p, r in zip(adam.params, reference, strict=True):
-        torch.testing.assert_close(p, r.detach(), rtol=1e-6, atol=1e-7)
+    for it in range(4):
+        k = 3 if it < 2 else 2  # the last member takes fewer steps
+        grads = [torch.randn(k, p.shape[1]) for p in params]
+        for j in range(k):
+            for r, g in zip(reference[j], grads, strict=True):
+                r.grad = g[j].clone()
+            opts[j].step()
+        adam.step(grads, np.full(k, 1e-2), np.full(k, 0.1))
+    for j in range(3):
+        for p, r in zip(adam.params, reference[j], strict=True):
+            torch.testing.assert_close(p[j], r.detach(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("activation", ["silu", "relu", "gelu", "tanh"])
+def test_handwritten_backward_matches_autograd(activation: str) -> None:
+    """The trainer's written-out backward pass gives autograd's gradients of the same loss
+    (dropout masks, L1 on the first layer and the output unit included)."""
+    g = torch.Generator().manual_seed(3)
+    k, batch, dims = 3, 10, (6, 5, 4, 1)
+    layout = Layout(dims)
+    weights = torch.randn(k, layout.n_weights, generator=g) * 0.5
+    biases = torch.randn(k, layout.n_biases, generator=g) * 0.1
+    x = torch.randn(k, batch, dims[0], generator=g)
+    y = torch.randn(k, batch, generator=g)
+    masks = (torch.rand(k, batch, 9, generator=g) > 0.3).float() / 0.7
+    grad_w, grad_b = torch.empty_like(weights), torch.empty_like(biases)
+    loss, hidden = loss_and_gradients(
+        layout, weights, biases, x, y, masks, activation, torch.float32, grad_w, grad_b, 0.01
+    )
+    clip_and_store(layout, hidden, grad_w, grad_b, max_norm=0.0)
+
+    w_ref, b_ref = weights.clone().requires_grad_(True), biases.clone().requires_grad_(True)
+    act = {"silu": torch.nn.functional.silu, "relu": torch.relu, "gelu": torch.nn.functional.gelu, "tanh": torch.tanh}
+    h, offset = x, 0
+    for layer in range(2):
+        h = act[activation](torch.baddbmm(layout.bias(b_ref, layer), h, layout.weight(w_ref, layer)))
+        h = h * masks[:, :, offset : offset + h.shape[2]]
+        offset += h.shape[2]
+    pred = torch.baddbmm(layout.bias(b_ref, 2), h, layout.weight(w_ref, 2))[:, :, 0]
+    ref_loss = ((pred - y) ** 2).mean(1)
+    (ref_loss.sum() + 0.01 * layout.weight(w_ref, 0).abs().sum()).backward()
+    torch.testing.assert_close(loss, ref_loss.detach())
+    torch.testing.assert_close(grad_w, w_ref.grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad_b, b_ref.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_clipping_scales_each_member_to_the_max_norm() -> None:
+    g = torch.Generator().manual_seed(4)
+    layout = Layout((6, 5, 4, 1))
+    hidden = [torch.randn(3, 6, 5, generator=g), torch.randn(3, 5, 4, generator=g)]
+    hidden[0][2] *= 1e-3  # member 2's gradient is small: left as it is
+    hidden[1][2] *= 1e-3
+    grad_w = torch.randn(3, layout.n_weights, generator=g)
+    grad_w[2] *= 1e-3
+    grad_b = torch.randn(3, layout.n_biases, generator=g) * 1e-3
+    unclipped_w, unclipped_b = grad_w.clone(), grad_b.clone()
+    clip_and_store(layout, hidden, unclipped_w, unclipped_b, max_norm=0.0)
+    clip_and_store(layout, hidden, grad_w, grad_b, max_norm=1.0)
+    norms = torch.cat([grad_w, grad_b], 1).norm(dim=1)
+    before = torch.cat([unclipped_w, unclipped_b], 1).norm(dim=1)
+    torch.testing.assert_close(norms[:2], torch.ones(2))
+    torch.testing.assert_close(grad_w[:2], unclipped_w[:2] / before[:2, None])
+    assert torch.equal(grad_w[2], unclipped_w[2]) and torch.equal(grad_b[2], unclipped_b[2])
