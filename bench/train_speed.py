@@ -112,8 +112,10 @@ def oof_score(members: list[Member], preds: list[np.ndarray], y: np.ndarray) -> 
 
 
 def batched_valid_preds(
-    x: torch.Tensor, y: torch.Tensor, members: list[Member], cfg: MLPConfig, epochs: int
+    x: torch.Tensor, y: torch.Tensor, members: list[Member], cfg: MLPConfig, epochs: int, logger: Any = None
 ) -> tuple[list[np.ndarray], float]:
+    """Train all members at once; with `logger`, also write every member's per-epoch curves to
+    MLflow as `comp train` does (batched writes), inside the timed span."""
     from competition.models.mlp import predict_members
 
     spe = steps_per_epoch(members, cfg.batch_size)
@@ -121,6 +123,17 @@ def batched_valid_preds(
     t = time.perf_counter()
     out = train_members(x, y, members, cfg, spe, epochs=epochs)
     sync(x.device.type)
+    if logger is not None:
+        run = logger.start("batched", {})
+        logger.metric_series(
+            run,
+            (
+                (f"{name}_log_rmse_member{j}", value, epoch)
+                for j, history in enumerate(out.history)
+                for name in ("train", "valid")
+                for epoch, value in enumerate(history[name])
+            ),
+        )
     seconds = time.perf_counter() - t
     preds = []
     for j, m in enumerate(members):
@@ -211,11 +224,15 @@ def compare_trainers(
         dtype = "float32" if precision == "fp32" else auto
         line(f"batched ensemble, {dtype}", seconds, preds, dtype)
         results[dtype] = seconds
+    logger = fresh_logger(tmp / "mlflow_batched", "bench-batched")
+    batched_logged_preds, batched_logged_s = batched_valid_preds(x, y, members, cfg, epochs, logger)
+    line(f"batched {auto} + batched MLflow writes", batched_logged_s, batched_logged_preds, None)
     for dtype, seconds in results.items():
-        print(
-            f"speed-up batched {dtype} vs naive at equal epochs: {naive_s / seconds:.1f}x "
-            f"(vs naive with per-metric MLflow writes: {logged_s / seconds:.1f}x)"
-        )
+        print(f"speed-up batched {dtype} vs naive at equal epochs (training loops alone): {naive_s / seconds:.1f}x")
+    print(
+        f"speed-up of the whole loop, metrics written to MLflow (the issue's naive loop: one write per metric; "
+        f"batched: log_batch): {logged_s / batched_logged_s:.1f}x"
+    )
 
 
 def scaling(

@@ -625,11 +625,13 @@ class DropoutMasks:
         self.scale = (256.0 / levels).to(dtype).expand(shape).contiguous()
         self.noise = torch.zeros(0, 0, self.words, dtype=torch.int64, device=device)
 
-    def _draw_words(self, member: int, n: int) -> torch.Tensor:
+    def _fill(self, row: torch.Tensor, member: int) -> None:
+        """Fill `row` (a contiguous int64 block of the noise buffer) from the member's stream."""
         stream = self.streams[member]
-        if isinstance(stream, np.random.Generator):
-            return torch.from_numpy(stream.bit_generator.random_raw(n).view(np.int64))
-        return torch.randint(-(2**63), 2**63 - 1, (n,), generator=stream, device=self.device)
+        if isinstance(stream, np.random.Generator):  # CPU: numpy writes straight into the buffer's memory
+            row.numpy()[...] = stream.bit_generator.random_raw(row.numel()).view(np.int64).reshape(row.shape)
+        else:
+            row.random_(-(2**63), 2**63 - 1, generator=stream)
 
     def begin_epoch(self, ids: list[int], steps: np.ndarray) -> None:
         """Draw this epoch's bytes for members `ids` (those still training, in order), which take
@@ -642,7 +644,7 @@ class DropoutMasks:
         for j, (g, n) in enumerate(zip(ids, steps, strict=True)):
             if self.uses[g]:
                 own = int(n) * self.batch
-                self.noise[j, :own] = self._draw_words(g, own * self.words).view(own, self.words)
+                self._fill(self.noise[j, :own], g)
         if self.uniform:  # every member has the same rate: any rows of the tables will do
             self.epoch_threshold, self.epoch_scale = self.threshold[: len(ids)], self.scale[: len(ids)]
         else:
