@@ -1,23 +1,23 @@
 """A regularized MLP trained as a batched ensemble: every member (fold x seed x setting) at once.
 
-Weights carry a leading member dimension and each layer is one `torch.baddbmm`, so k folds x s
-seeds cost about one model's worth of Python overhead. The backward pass is written out by hand
-(no autograd graph) and gradients land in preallocated per-member rows, so one training step is
-about thirty tensor operations whatever the ensemble size. Each member:
+Weights carry a leading member dimension and each layer is one batched product (`torch.bmm`),
+so k folds x s seeds cost about one model's worth of Python overhead. The backward pass is
+written out by hand (no autograd graph) and gradients land in preallocated per-member rows, so a
+training step is about thirty tensor operations whatever the ensemble size. Each member:
 - draws mini-batches only from its own training rows (index slices of device tensors),
 - standardizes the log target with its own training rows' mean/std,
 - is evaluated on its own validation rows every epoch and early-stopped on its own; a stopped
   member is dropped from the batch (frozen) and its best weights are kept.
-Randomness (init, batch order, dropout) comes from one torch.Generator per member, consumed in
+Randomness (init, batch order, dropout) comes from each member's own seeded streams, consumed in
 the same order whatever the group, and every reduction and optimizer update is done per member
-(products batched over members, AdamW's fused kernel fed one tensor per member and layer), so a
-member's result does not depend on which other members share its batch: bit for bit, in fp32 and
-bf16 (`tests/test_mlp_trainer.py`). Where the time goes and how it compares with a naive loop:
-`python -m bench.train_speed`.
-"""
+(products batched over members, row-wise norms, AdamW's fused kernel fed one tensor per member),
+so a member's result does not depend on which other members share its batch: bit for bit, in
+fp32 and bf16 (`tests/test_mlp_trainer.py`). Where the time goes and how it compares with a
+naive loop: `python -m bench.train_speed`."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -100,26 +100,31 @@ class Layout:
     def n_layers(self) -> int:
         return len(self.dims) - 1
 
-    def _starts(self, sizes: list[int]) -> list[int]:
-        return [0, *itertools.accumulate(sizes)]
+    @functools.cached_property
+    def _weight_starts(self) -> list[int]:
+        return [0, *itertools.accumulate(a * b for a, b in itertools.pairwise(self.dims))]
+
+    @functools.cached_property
+    def _bias_starts(self) -> list[int]:
+        return [0, *itertools.accumulate(self.dims[1:])]
 
     @property
     def n_weights(self) -> int:
-        return sum(a * b for a, b in itertools.pairwise(self.dims))
+        return self._weight_starts[-1]
 
     @property
     def n_biases(self) -> int:
-        return sum(self.dims[1:])
+        return self._bias_starts[-1]
 
     def weight(self, flat: torch.Tensor, layer: int) -> torch.Tensor:
         """(k, fan_in, fan_out) view of layer `layer`'s weights in (k, n_weights) rows."""
         a, b = self.dims[layer], self.dims[layer + 1]
-        start = self._starts([x * y for x, y in itertools.pairwise(self.dims)])[layer]
+        start = self._weight_starts[layer]
         return flat[:, start : start + a * b].view(-1, a, b)
 
     def bias(self, flat: torch.Tensor, layer: int) -> torch.Tensor:
         """(k, 1, fan_out) view of layer `layer`'s biases in (k, n_biases) rows."""
-        start = self._starts(list(self.dims[1:]))[layer]
+        start = self._bias_starts[layer]
         return flat[:, start : start + self.dims[layer + 1]].view(-1, 1, self.dims[layer + 1])
 
     def layers(self, weights: torch.Tensor, biases: torch.Tensor) -> list[torch.Tensor]:
@@ -215,8 +220,8 @@ def forward(weights: list[torch.Tensor], x: torch.Tensor, act: Callable) -> torc
             h = (h @ w.permute(1, 0, 2).reshape(d, m * o)).view(-1, m, o).permute(1, 0, 2) + b
         elif w.shape[2] == 1:  # the output unit: a dot product (bmm's matrix-vector path rounds per batch size)
             h = (h.float() * w.transpose(1, 2)).sum(-1, keepdim=True) + b
-        else:
-            h = torch.baddbmm(b, h, w)
+        else:  # product, then bias: bf16 baddbmm rounds its fused bias differently for a lone member
+            h = torch.bmm(h, w).add_(b)
         if layer < n_layers - 1:
             h = act(h)
     return h.squeeze(-1)
@@ -251,7 +256,7 @@ def loss_and_gradients(
     h, offset = x, 0
     for layer in range(n - 1):
         mat = layout.weight(weights, layer).to(dtype)
-        pre = torch.baddbmm(layout.bias(biases, layer).to(dtype), h, mat)
+        pre = torch.bmm(h, mat).add_(layout.bias(biases, layer).to(dtype))  # not baddbmm: see `forward`
         inputs.append(h)
         pres.append(pre)
         mats.append(mat)
@@ -414,6 +419,12 @@ def _train_sorted(
     wd = np.array([cfg.weight_decay if m.weight_decay is None else m.weight_decay for m in members], dtype=np.float64)
     dtype = compute_dtype(cfg.precision, device)
     x_source = x_folds if dtype == x_folds.dtype else x_folds.to(dtype)
+    n_in = x_folds.shape[2]
+    if dtype == torch.bfloat16 and n_in % 2:
+        # bf16 dot products take input pairs: an odd width makes the first layer's products ~10%
+        # slower (measured). A zero column is added for training; its weights never touch a
+        # prediction and are dropped from the returned weights.
+        x_source = torch.nn.functional.pad(x_source, (0, 1))
     dropout = [cfg.dropout if m.dropout is None else m.dropout for m in members]
     masks = DropoutMasks(dropout, cfg.hidden * cfg.depth, bs, [m.seed for m in members], device, dtype)
 
@@ -426,8 +437,8 @@ def _train_sorted(
     # Each member's weights are one row of a (M, n_weights) fp32 tensor and its biases one row of
     # (M, n_biases): the members still stepping are a prefix [:k], one contiguous block, and the
     # per-member norms and AdamW updates take two tensors a member.
-    layout = Layout((x_folds.shape[2], *[cfg.hidden] * cfg.depth, 1))
-    adam = MemberAdam(list(layout.flatten(init_weights(members, x_folds.shape[2], cfg, device))))
+    layout = Layout((x_source.shape[2], *[cfg.hidden] * cfg.depth, 1))
+    adam = MemberAdam(list(layout.flatten(init_weights(members, x_source.shape[2], cfg, device))))
     params = adam.params
     grad_w = torch.empty(n_members, layout.n_weights, device=device)
     grad_b = torch.empty(n_members, layout.n_biases, device=device)
@@ -512,7 +523,7 @@ def _train_sorted(
             params = adam.params
             x_valid, y_valid, valid_mask, valid_count = (t[keep] for t in (x_valid, y_valid, valid_mask, valid_count))
     return TrainedMembers(
-        weights=[t.contiguous() for t in layout.layers(*best)],
+        weights=[t[:, :n_in].contiguous() if i == 0 else t.contiguous() for i, t in enumerate(layout.layers(*best))],
         y_center=y_center,
         y_scale=y_scale,
         best_epoch=best_epoch,
