@@ -189,6 +189,7 @@ def compare_trainers(
     epochs: int,
     peaks: dict[str, float],
     tmp: Path,
+    rounds: int = 3,
 ) -> None:
     cfg = dataclasses.replace(cfg, patience=10**6, epochs=epochs)
     d = x.shape[2]
@@ -202,10 +203,12 @@ def compare_trainers(
     flops = member_epoch_flops(n_rows, len(members[0].valid_idx), d, cfg) * member_epochs
     auto = str(compute_dtype("auto", x.device)).removeprefix("torch.")
 
-    def line(name: str, seconds: float, preds: list[np.ndarray], peak_key: str | None) -> None:
+    def line(name: str, times: list[float], preds: list[np.ndarray], peak_key: str | None) -> None:
+        seconds = float(np.median(times))
+        spread = f" (runs {min(times) / member_epochs * 1e3:.2f}-{max(times) / member_epochs * 1e3:.2f})"
         text = (
-            f"{name:<34}: {seconds:7.1f} s  {seconds / member_epochs * 1e3:7.2f} ms/member-epoch  "
-            f"OOF {oof_score(members, preds, y_np):.5f}"
+            f"{name:<40}: {seconds:6.1f} s  {seconds / member_epochs * 1e3:6.2f} ms/member-epoch"
+            f"{spread if len(times) > 1 else ''}  OOF {oof_score(members, preds, y_np):.5f}"
         )
         if peak_key is not None:
             rate = flops / seconds / 1e9
@@ -213,25 +216,43 @@ def compare_trainers(
         print(text, flush=True)
 
     warm_up(x, y, members, cfg)
-    naive_preds, naive_s = naive_run(x, y, members, cfg, epochs)
-    line("naive sequential", naive_s, naive_preds, None)
-    logged_preds, logged_s = naive_run(x, y, members, cfg, epochs, mlflow_writer(tmp))
-    line("naive + one MLflow write per metric", logged_s, logged_preds, None)
-    results = {}
-    for precision in ("fp32", "auto"):
-        c = dataclasses.replace(cfg, precision=precision)
-        preds, seconds = batched_valid_preds(x, y, members, c, epochs)
-        dtype = "float32" if precision == "fp32" else auto
-        line(f"batched ensemble, {dtype}", seconds, preds, dtype)
-        results[dtype] = seconds
-    logger = fresh_logger(tmp / "mlflow_batched", "bench-batched")
-    batched_logged_preds, batched_logged_s = batched_valid_preds(x, y, members, cfg, epochs, logger)
-    line(f"batched {auto} + batched MLflow writes", batched_logged_s, batched_logged_preds, None)
-    for dtype, seconds in results.items():
-        print(f"speed-up batched {dtype} vs naive at equal epochs (training loops alone): {naive_s / seconds:.1f}x")
+    # Every variant once per round, rounds repeated: on a shared machine the speed drifts by tens
+    # of percent within minutes, so each variant is reported by its median over the rounds.
+    variants = ["naive", "naive + one MLflow write per metric", "batched fp32", "batched auto", "batched auto + writes"]
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    preds: dict[str, list[np.ndarray]] = {}
+    for r in range(rounds):
+        for v in variants:
+            if v == "naive":
+                preds[v], seconds = naive_run(x, y, members, cfg, epochs)
+            elif v.startswith("naive"):
+                preds[v], seconds = naive_run(x, y, members, cfg, epochs, mlflow_writer(tmp / f"naive{r}"))
+            elif v == "batched fp32":
+                fp32 = dataclasses.replace(cfg, precision="fp32")
+                preds[v], seconds = batched_valid_preds(x, y, members, fp32, epochs)
+            elif v == "batched auto":
+                preds[v], seconds = batched_valid_preds(x, y, members, cfg, epochs)
+            else:
+                logger = fresh_logger(tmp / f"mlflow_batched{r}", "bench-batched")
+                preds[v], seconds = batched_valid_preds(x, y, members, cfg, epochs, logger)
+            times[v].append(seconds)
+    print(f"median of {rounds} rounds, each variant once per round:")
+    line("naive sequential", times["naive"], preds["naive"], None)
+    line(variants[1], times[variants[1]], preds[variants[1]], None)
+    line("batched ensemble, float32", times["batched fp32"], preds["batched fp32"], "float32")
+    line(f"batched ensemble, {auto}", times["batched auto"], preds["batched auto"], auto)
+    line(f"batched {auto} + batched MLflow writes", times[variants[4]], preds[variants[4]], None)
+    med = {v: float(np.median(t)) for v, t in times.items()}
+    for v, name in (("batched fp32", "float32"), ("batched auto", auto)):
+        per_round = ", ".join(f"{a / b:.1f}x" for a, b in zip(times["naive"], times[v], strict=True))
+        print(
+            f"speed-up batched {name} vs naive at equal epochs (training loops alone): {med['naive'] / med[v]:.1f}x "
+            f"(per round: {per_round})"
+        )
+    per_round = ", ".join(f"{a / b:.1f}x" for a, b in zip(times[variants[1]], times[variants[4]], strict=True))
     print(
-        f"speed-up of the whole loop, metrics written to MLflow (the issue's naive loop: one write per metric; "
-        f"batched: log_batch): {logged_s / batched_logged_s:.1f}x"
+        f"speed-up of the whole loop with its metrics written to MLflow (the issue's naive loop: one write per "
+        f"metric; batched: log_batch): {med[variants[1]] / med[variants[4]]:.1f}x (per round: {per_round})"
     )
 
 
@@ -341,7 +362,7 @@ def main() -> None:
         print(f"House Prices data: {origin}")
         x, y, members, cfg, _ = hp_setup(hp_dir, seeds=3, device=device)
         epochs = 8 if args.quick else 40
-        compare_trainers(x, y, members, cfg, epochs, peaks, tmp)
+        compare_trainers(x, y, members, cfg, epochs, peaks, tmp, rounds=1 if args.quick else 3)
         auto_peak = peaks[str(auto).removeprefix("torch.")]
         scaling(x, y, members, cfg, 3 if args.quick else 6, auto_peak, [1, 5, 15] if args.quick else [1, 5, 15, 50])
         mlflow_logging(tmp, 100 if args.quick else 400)
