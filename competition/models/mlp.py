@@ -335,14 +335,6 @@ def _pad(rows: list[np.ndarray], device: torch.device) -> tuple[torch.Tensor, to
     return torch.as_tensor(out, device=device), torch.as_tensor([len(r) for r in rows], device=device)
 
 
-def _pad_tensors(rows: list[torch.Tensor], device: torch.device) -> torch.Tensor:
-    width = max(1, max(len(r) for r in rows))
-    out = torch.zeros((len(rows), width), dtype=torch.long, device=device)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = r
-    return out
-
-
 def _lr_factor(epoch: int, cfg: MLPConfig) -> float:
     if epoch < cfg.warmup_epochs:
         return (epoch + 1) / (cfg.warmup_epochs + 1)
@@ -462,7 +454,7 @@ def _train_sorted(
         # Per-member shuffle of its own training rows, cycled to fill its last batch.
         perms = [torch.randperm(len(members[g].train_idx), generator=generators[g], device=device) for g in a_list]
         positions = torch.arange(int(steps_a[0]) * bs, device=device).view(1, -1)
-        slots = _pad_tensors(perms, device).gather(1, positions % n_train[a].view(-1, 1))
+        slots = torch.nn.utils.rnn.pad_sequence(perms, batch_first=True).gather(1, positions % n_train[a].view(-1, 1))
         batch_rows = train_idx[a].gather(1, slots)
         flat_rows = batch_rows + fold_of[a][:, None] * rows_per_fold
         center_a, scale_a = y_center[a, None], y_scale[a, None]
@@ -564,11 +556,13 @@ class MemberAdam:
             end = start + 1
             while end < k and lr[end] == lr[start] and weight_decay[end] == weight_decay[start]:
                 end += 1
+            param_rows, avg_rows, sq_rows = self.rows
             for i, decay in enumerate((weight_decay[start], 0.0)):  # weights, then biases
                 torch._fused_adamw_(
-                    *(rows[i][start:end] for rows in self.rows[:1]),
+                    param_rows[i][start:end],
                     list(grad_rows[i][start:end]),
-                    *(rows[i][start:end] for rows in self.rows[1:]),
+                    avg_rows[i][start:end],
+                    sq_rows[i][start:end],
                     [],
                     self.step_rows[start:end],
                     lr=float(lr[start]),
