@@ -207,6 +207,25 @@ def init_weights(members: list[Member], n_in: int, cfg: MLPConfig, device: torch
     return [torch.stack(p).to(device) for p in params]
 
 
+# torch hands a CPU bf16 `bmm` to oneDNN only when members x rows x inner x columns > 4096 (`checksize`
+# in aten/src/ATen/native/mkldnn/Utils.cpp) and computes smaller ones with its own gemm, which rounds
+# differently: a tiny member alone (4096 multiply-adds) and the same member among others took different
+# paths (found on an AMX CPU). Products that small are computed in fp32 from the bf16 values (each
+# product of two bf16 numbers is exact in fp32) and rounded once, whatever the member count.
+_ONEDNN_MIN_PRODUCT = 16 * 16 * 16
+
+
+def member_bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """`torch.bmm` of (k, m, n) by (k, n, p) whose row for each member is the same bits whatever k.
+
+    Equal to `torch.bmm` except for CPU bf16 products of at most 4,096 multiply-adds per member,
+    which run in fp32 and are rounded to bf16 (see `_ONEDNN_MIN_PRODUCT`)."""
+    tiny = a.shape[1] * a.shape[2] * b.shape[2] <= _ONEDNN_MIN_PRODUCT
+    if tiny and a.dtype == torch.bfloat16 and a.device.type == "cpu":
+        return torch.bmm(a.float(), b.float()).to(torch.bfloat16)
+    return torch.bmm(a, b)
+
+
 def forward(weights: list[torch.Tensor], x: torch.Tensor, act: Callable) -> torch.Tensor:
     """Evaluation-mode network: x (M, B, D), or (B, D) shared by all members -> (M, B)
     standardized predictions. Training uses `loss_and_gradients`, the same network with dropout
@@ -221,7 +240,7 @@ def forward(weights: list[torch.Tensor], x: torch.Tensor, act: Callable) -> torc
         elif w.shape[2] == 1:  # the output unit: a dot product (bmm's matrix-vector path rounds per batch size)
             h = (h.float() * w.transpose(1, 2)).sum(-1, keepdim=True) + b
         else:  # product, then bias: bf16 baddbmm rounds its fused bias differently for a lone member
-            h = torch.bmm(h, w).add_(b)
+            h = member_bmm(h, w).add_(b)
         if layer < n_layers - 1:
             h = act(h)
     return h.squeeze(-1)
@@ -256,7 +275,7 @@ def loss_and_gradients(
     h, offset = x, 0
     for layer in range(n - 1):
         mat = layout.weight(weights, layer).to(dtype)
-        pre = torch.bmm(h, mat).add_(layout.bias(biases, layer).to(dtype))  # not baddbmm: see `forward`
+        pre = member_bmm(h, mat).add_(layout.bias(biases, layer).to(dtype))  # not baddbmm: see `forward`
         inputs.append(h)
         pres.append(pre)
         mats.append(mat)
@@ -279,10 +298,10 @@ def loss_and_gradients(
         if masks is not None:
             grad_h.mul_(mask_of[layer])
         grad_pre = act_backward(grad_h, pres[layer])
-        hidden_grads[layer] = torch.bmm(inputs[layer].transpose(1, 2), grad_pre)
+        hidden_grads[layer] = member_bmm(inputs[layer].transpose(1, 2), grad_pre)
         layout.bias(grad_biases, layer).copy_(grad_pre.sum(1, keepdim=True))
         if layer > 0:
-            grad_h = torch.bmm(grad_pre, mats[layer].transpose(1, 2))
+            grad_h = member_bmm(grad_pre, mats[layer].transpose(1, 2))
     if l1 > 0:  # in fp32, like the weights it pulls towards zero
         hidden_grads[0] = hidden_grads[0].float().add_(torch.sign(layout.weight(weights, 0)), alpha=l1)
     return loss, hidden_grads
