@@ -13,8 +13,9 @@ the same order whatever the group, and every reduction and optimizer update is d
 (products batched over members, row-wise norms, AdamW's fused kernel fed one tensor per member),
 so on the CPU a member's result does not depend on which other members share its batch: bit for
 bit, in fp32 and bf16 (`tests/test_mlp_trainer.py`; tiny bf16 products go through `member_bmm`).
-On CUDA this is not so today: reruns of the same group are bit-identical, but a member alone differed from itself among 15 by up to 8e-4 in its weights (H200, torch 2.11). Where the time goes and how it compares with a
-naive loop: `python -m bench.train_speed`."""
+On CUDA this is not so today: reruns of the same group are bit-identical, but a member alone
+differed from itself among 15 by up to 8e-4 in its weights (H200, torch 2.11). Where the time goes
+and how it compares with a naive loop: `python -m bench.train_speed`."""
 
 from __future__ import annotations
 
