@@ -7,6 +7,11 @@ Layout of models/<competition>/<run_id>/:
   <family>/cv/...             the family's saved fold models (safetensors / LightGBM text / JSON)
   <family>/refit/...          models retrained on all rows, when that path made the submission
   oof.csv, test_predictions.csv
+  config.toml                 the run's settings, for `comp train --config`
+bundle.json is written last, in a hidden temporary folder renamed into place (see
+`competition.runids`), so a visible folder with bundle.json is a finished bundle. `load_bundle`
+checks the parts against each other (members listed vs models saved, feature states, config,
+run id) and names the file and what is wrong when they disagree.
 """
 
 from __future__ import annotations
@@ -98,8 +103,8 @@ def save_bundle(result: Any, folder: Path, run_id: str, digest: str, device: str
         "test_schema": test_schema,
         "versions": versions(),
     }
-    (folder / "bundle.json").write_text(json.dumps(meta, indent=2))
     (folder / "config.toml").write_text(to_toml(result.config))
+    (folder / "bundle.json").write_text(json.dumps(meta, indent=2))  # last: it marks the bundle complete
 
 
 @dataclass
@@ -116,34 +121,121 @@ class Bundle:
         return self.meta["run_id"]
 
 
+def saved_member_count(folder: Path) -> int:
+    """How many member models a family's saved folder holds, read from its own files
+    (safetensors header, LightGBM or linear JSON) without loading the weights.
+
+    Raises CompError naming the file when it is missing or unreadable."""
+    from safetensors import SafetensorError, safe_open
+
+    mlp, lgb, linear = folder / "mlp_weights.safetensors", folder / "lightgbm_meta.json", folder / "linear.json"
+    try:
+        if (folder / "mlp_meta.json").exists():
+            with safe_open(str(mlp), framework="numpy") as f:
+                return int(f.get_slice("y_center").get_shape()[0])
+        if lgb.exists():
+            names = json.loads(lgb.read_text())["models"]
+            missing = [n for n in names if not (folder / n).is_file()]
+            if missing:
+                raise CompError(f"{folder / missing[0]} is missing: {lgb} lists {len(names)} LightGBM models.")
+            return len(names)
+        if linear.exists():
+            return len(json.loads(linear.read_text())["coef"])
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
+        raise CompError(f"The bundle of run {folder.parent.parent.name} could not be loaded: the saved models in "
+                        f"{folder} ({type(exc).__name__}: {str(exc)[:120]}); it is damaged or was not written "
+                        "by comp. Retrain the run.") from None
+    raise CompError(f"No saved models in {folder} (no mlp_meta.json, lightgbm_meta.json or linear.json); "
+                    "the bundle is damaged. Retrain the run.")
+
+
+def check_bundle(folder: Path, meta: dict[str, Any]) -> None:
+    """Check a bundle's parts against each other; raise CompError naming the file and the problem.
+
+    Checks: run_id and competition present (run_id equal to the folder name), config parseable,
+    and for a train bundle: every family's listed members match the models saved for it (cv and
+    refit), folds within n_folds, a feature state per fold (and for the refit), blend weights
+    naming exactly the families. Blend bundles: weights and members name the same runs."""
+    path = folder / "bundle.json"
+
+    def bad(what: str) -> CompError:
+        return CompError(f"{path} is damaged: {what}. Retrain the run (or restore the bundle folder).")
+
+    for key in ("run_id", "competition", "test_schema"):
+        if key not in meta:
+            raise bad(f"it has no {key!r}")
+    if not isinstance(meta["run_id"], str) or meta["run_id"] != folder.name:
+        raise bad(f"its run_id {meta['run_id']!r} is not the folder's name {folder.name!r}")
+    weights = meta.get("blend_weights")
+    if not isinstance(weights, dict) or not weights:
+        raise bad("it has no blend_weights")
+    if meta.get("kind") == "blend":
+        listed = [m.get("run_id") for m in meta.get("members", []) if isinstance(m, dict)]
+        if sorted(listed) != sorted(weights):
+            raise bad(f"its members {listed} differ from its blend weights {sorted(weights)}")
+        return
+    try:
+        config_from_dict(meta["config"])
+    except (CompError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise bad(f"its config cannot be read ({exc})") from None
+    families = meta.get("families")
+    n_folds = meta.get("n_folds")
+    if not isinstance(families, list) or not families:
+        raise bad("it lists no model families")
+    if not isinstance(n_folds, int) or n_folds < 1:
+        raise bad(f"n_folds is {n_folds!r}")
+    names = [f.get("name") for f in families if isinstance(f, dict)]
+    if sorted(names) != sorted(weights):
+        raise bad(f"its families {names} differ from its blend weights {sorted(weights)}")
+    for i in range(n_folds):
+        if not (folder / "features" / f"fold_{i}.json").is_file():
+            raise CompError(f"{folder / 'features' / f'fold_{i}.json'} is missing: the bundle is damaged "
+                            f"({path} says {n_folds} folds). Retrain the run.")
+    for fam in families:
+        name = fam["name"]
+        get_family(name)
+        parts = [("cv", "members")]
+        if fam.get("prediction_path") == "refit-full":
+            parts.append(("refit", "refit_members"))
+            if not (folder / "features" / "refit.json").is_file():
+                raise CompError(f"{folder / 'features' / 'refit.json'} is missing: the bundle is damaged. "
+                                "Retrain the run.")
+        for sub, key in parts:
+            listed = fam.get(key)
+            if not isinstance(listed, list) or not listed:
+                raise bad(f"family {name!r} lists no {key}")
+            if any(not isinstance(m, dict) or not 0 <= int(m.get("fold", -1)) < n_folds for m in listed):
+                raise bad(f"family {name!r} has {key} with a fold outside 0..{n_folds - 1}")
+            saved = saved_member_count(folder / name / sub)
+            if saved != len(listed):
+                raise bad(f"family {name!r} lists {len(listed)} {key} but {folder / name / sub} holds {saved} "
+                          "saved models (edited or mixed with another run's files)")
+
+
 def load_bundle(folder: Path) -> Bundle:
+    """Read and check a bundle folder (see `check_bundle`); raises CompError naming the file and
+    what is wrong for a missing, unreadable or inconsistent bundle."""
     path = folder / "bundle.json"
     if not path.exists():
         raise CompError(f"No model bundle at {folder} (bundle.json missing).")
     try:
         meta = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+    except (ValueError, OSError) as exc:
         raise CompError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise CompError(f"{path} is damaged: it holds no JSON object.")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CompError(f"{path}: unsupported bundle format {meta.get('format_version')!r}.")
+    check_bundle(folder, meta)
     return Bundle(folder=folder, meta=meta)
 
 
 def find_bundle(models_dir: Path, run: str) -> Path:
-    """Resolve `latest` or a run id (or unique prefix) to a bundle folder."""
-    if not models_dir.exists():
-        raise CompError(f"No trained models in {models_dir}: run `comp train` first.")
-    bundles = [p for p in models_dir.iterdir() if p.is_dir() and (p / "bundle.json").exists()]
-    if not bundles:
-        raise CompError(f"No trained models in {models_dir}: run `comp train` first.")
-    if run == "latest":
-        return max(bundles, key=lambda p: (p / "bundle.json").stat().st_mtime)
-    matches = [p for p in bundles if p.name == run] or [p for p in bundles if p.name.startswith(run)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise CompError(f"Unknown run id {run!r} in {models_dir}. `comp runs` lists the runs.")
-    raise CompError(f"Run id prefix {run!r} is ambiguous: {', '.join(p.name for p in matches[:5])}.")
+    """Resolve `latest`, a run id or a unique prefix to a finished bundle folder
+    (`competition.runids.resolve_bundle`: the one rule for every command)."""
+    from competition.runids import resolve_bundle
+
+    return resolve_bundle(models_dir, run)
 
 
 def predict_test(bundle: Bundle, test_prepared: pl.DataFrame, device: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:

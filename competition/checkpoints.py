@@ -5,23 +5,36 @@ A piece is one `family.fit` call: one fold for families trained fold by fold (Li
 linear), all folds at once for the batched MLP, and the refit. Members are independent, so
 training the unfinished pieces later gives exactly what an uninterrupted run would have.
 Files are JSON, `.npy` (no pickles) and whatever the family's own `save` writes.
+
+Pieces are written atomically and durably (`atomic.folder`: fsync of every file and folder
+before the rename). A piece that is damaged anyway (a truncated or empty file, a bad
+safetensors header, a shape that does not match its members) counts as absent: it is trained
+again, and a line on stderr says so. A damaged `run.json` cannot be guessed around: `--resume`
+stops with a CompError naming it.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from competition import atomic
+from competition.errors import CompError
 from competition.models.base import FamilyResult
 from competition.models.mlp import Member
 
 
 def member_key(members: list[Member]) -> list[list[int]]:
     return [[int(m.fold), int(m.seed), len(m.train_idx), len(m.valid_idx), int(m.epochs or 0)] for m in members]
+
+
+def _say(message: str) -> None:
+    print(f"Warning: {message}", file=sys.stderr, flush=True)
 
 
 class Checkpoint:
@@ -32,24 +45,67 @@ class Checkpoint:
         atomic.write_text(self.folder / "run.json", json.dumps(meta))
 
     def read_run(self) -> dict[str, Any] | None:
+        """The run's config and data digest; None when there is no run.json.
+
+        Raises CompError when run.json is damaged (not JSON, or without config/data_digest)."""
         path = self.folder / "run.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as exc:
+            raise CompError(
+                f"The checkpoint {path} is damaged ({type(exc).__name__}: {str(exc)[:120]}), so run "
+                f"{self.folder.name} cannot be resumed; start a new run (the finished pieces next to it "
+                "cannot be trusted without it)."
+            ) from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict) or "data_digest" not in meta:
+            raise CompError(
+                f"The checkpoint {path} is damaged (no config or data_digest in it), so run {self.folder.name} "
+                "cannot be resumed; start a new run."
+            )
+        return meta
+
+    def remove_temporary(self) -> None:
+        """Delete half-written piece folders (hidden temp folders) left by a killed process."""
+        if self.folder.is_dir():
+            for p in self.folder.iterdir():
+                if p.name.startswith(".") and p.name.endswith(".tmp") and p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
 
     def load(self, key: str, family: Any, members: list[Member]) -> FamilyResult | None:
+        """The saved piece `key` for exactly these members, or None (absent, another run shape,
+        or damaged: then a warning is printed and the piece is trained again)."""
+        from safetensors import SafetensorError
+
         piece = self.folder / key
         if not (piece / "piece.json").exists():
             return None
-        meta = json.loads((piece / "piece.json").read_text())
-        if meta["members"] != member_key(members):
-            return None  # a different run shape: train this piece again
-        return FamilyResult(
-            valid_pred=[np.asarray(v, dtype=np.float64) for v in meta["valid_pred"]],
-            test_pred=np.load(piece / "test_pred.npy", allow_pickle=False),
-            best_iteration=np.asarray(meta["best_iteration"], dtype=np.int64),
-            history=meta["history"],
-            importance=meta["importance"],
-            extra=family.load_extra(piece / "model"),
-        )
+        try:
+            meta = json.loads((piece / "piece.json").read_text(encoding="utf-8"))
+            if meta["members"] != member_key(members):
+                return None  # a different run shape: train this piece again
+            result = FamilyResult(
+                valid_pred=[np.asarray(v, dtype=np.float64) for v in meta["valid_pred"]],
+                test_pred=np.load(piece / "test_pred.npy", allow_pickle=False),
+                best_iteration=np.asarray(meta["best_iteration"], dtype=np.int64),
+                history=meta["history"],
+                importance=meta["importance"],
+                extra=family.load_extra(piece / "model"),
+            )
+            shapes_ok = (
+                len(result.valid_pred) == len(members)
+                and all(len(v) == len(m.valid_idx) for v, m in zip(result.valid_pred, members, strict=True))
+                and result.test_pred.shape[0] == len(members)
+                and len(result.best_iteration) == len(members)
+            )
+            if not shapes_ok:
+                raise ValueError("its arrays do not match its members")
+        except (ValueError, KeyError, TypeError, IndexError, OSError, EOFError, SafetensorError) as exc:
+            _say(f"checkpoint piece {piece} is damaged ({type(exc).__name__}: {str(exc)[:120]}); training it again.")
+            shutil.rmtree(piece, ignore_errors=True)
+            return None
+        return result
 
     def save(self, key: str, family: Any, members: list[Member], result: FamilyResult) -> None:
         with atomic.folder(self.folder / key) as tmp:
@@ -63,7 +119,7 @@ class Checkpoint:
                 "history": result.history,
                 "importance": result.importance,
             }
-            (tmp / "piece.json").write_text(json.dumps(meta))
+            (tmp / "piece.json").write_text(json.dumps(meta))  # last: a piece without it is absent
 
 
 def merge_results(family: Any, results: list[FamilyResult]) -> FamilyResult:

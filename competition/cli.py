@@ -45,7 +45,61 @@ def fail(exc: Exception) -> None:
     # Escaped: messages quote file contents (header names, values) that may look like markup.
     # Not wrapped: a path or column name cut at the console width is harder to copy.
     err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=getattr(exc, "exit_code", 2))  # 2 bad input, 3 environment (competition.errors)
+
+
+def tracking_failure(exc: Exception, tracking_uri: str | None) -> CompError | None:
+    """A CompError/EnvironmentFailure for MLflow's own errors and environment OSErrors (disk full,
+    read-only); None for anything else (a bug: its traceback is shown)."""
+    from competition.errors import environment_failure, is_environment_os_error
+
+    if is_environment_os_error(exc):
+        return environment_failure(exc, "write the run's files")  # type: ignore[arg-type]
+    from mlflow.exceptions import MlflowException
+
+    from competition.tracking import store_failure
+
+    uri = tracking_uri or str(Workspace.current().default_tracking_uri)
+    if isinstance(exc, MlflowException) or type(exc).__module__.startswith("sqlalchemy"):
+        failure = store_failure(uri, exc)
+        if failure is not None:
+            return failure
+    if isinstance(exc, MlflowException):
+        return CompError(f"MLflow tracking failed ({tracking_uri or 'workspace store'}): {exc}")
+    return None
+
+
+def interrupted_message(exc: BaseException, competition: str, data_dir: Path | None, tracking_uri: str | None) -> None:
+    """What an interruption left on disk, the run id, and the exact command that resumes it."""
+    import shlex
+
+    from competition.run import RunInterrupted
+    from competition.signals import signal_name, signal_number
+
+    how = signal_name(signal_number(exc))
+    if not isinstance(exc, RunInterrupted):
+        err_console.print(f"[yellow]Interrupted ({how}) before a run was recorded; nothing was written.",
+                          highlight=False, soft_wrap=True)
+        return
+    marked = "is marked KILLED, with its fold runs" if exc.marked else "could not be marked KILLED"
+    lines = [f"Interrupted ({how}): run {exc.run_id} {marked}."]
+    if exc.bundle is not None or exc.submission is not None:
+        done = [f"bundle {exc.bundle}" if exc.bundle else "", f"submission {exc.submission}" if exc.submission else ""]
+        lines.append("Already written: " + ", ".join(d for d in done if d) + " (complete files).")
+        if exc.submission is None:
+            lines.append("No submission written.")
+    else:
+        lines.append("No bundle or submission written.")
+    if exc.resumable:
+        cmd = ["comp", "train", competition, "--resume", exc.run_id]
+        if data_dir is not None:
+            cmd += ["--data-dir", str(data_dir)]
+        if tracking_uri is not None:
+            cmd += ["--tracking-uri", tracking_uri]
+        lines.append(f"run id: {exc.run_id}")
+        lines.append("Resume with: " + " ".join(shlex.quote(c) for c in cmd))
+    for line in lines:
+        err_console.print(f"[yellow]{escape(line)}[/]", highlight=False, soft_wrap=True)
 
 
 def progress_bar() -> Progress:
@@ -175,69 +229,72 @@ def train(
     """Train with cross-validation, track in MLflow, save a bundle and write a submission."""
     from competition.data import load_competition
     from competition.run import train as run_train
+    from competition.signals import exit_code, interrupts_as_keyboard
 
+    spec_name = competition
     try:
-        spec = get_spec(competition)
-        base = dict(spec.config_defaults)
-        expected_digest = None
-        if from_run is not None:
-            from competition.bundle import find_bundle, load_bundle
+        with interrupts_as_keyboard():  # SIGTERM/SIGHUP end the run like Ctrl-C
+            spec = get_spec(competition)
+            spec_name = spec.name
+            base = dict(spec.config_defaults)
+            expected_digest = None
+            if from_run is not None:
+                from competition.bundle import find_bundle, load_bundle
 
-            earlier = load_bundle(find_bundle(Workspace.current().models_dir(spec.name), from_run))
-            base = {f"{sec}.{k}": v for sec, vals in earlier.meta["config"].items() for k, v in vals.items()}
-            expected_digest = earlier.meta["data_digest"]
-        config = _load_config(
-            base,
-            config_file,
-            set_ or [],
-            {
-                "run.model": model,
-                "run.folds": folds,
-                "run.split": split,
-                "run.seeds": seeds,
-                "mlp.epochs": epochs,
-                "run.device": device,
-                "run.refit_full": None if refit_full is None else str(refit_full).lower(),
-            },
-        )
-        data = load_competition(spec, data_dir_for(spec.name, data_dir))
-        if resume is not None:
-            from competition.run import resume_config
+                earlier = load_bundle(find_bundle(Workspace.current().models_dir(spec.name), from_run))
+                base = {f"{sec}.{k}": v for sec, vals in earlier.meta["config"].items() for k, v in vals.items()}
+                expected_digest = earlier.meta["data_digest"]
+            config = _load_config(
+                base,
+                config_file,
+                set_ or [],
+                {
+                    "run.model": model,
+                    "run.folds": folds,
+                    "run.split": split,
+                    "run.seeds": seeds,
+                    "mlp.epochs": epochs,
+                    "run.device": device,
+                    "run.refit_full": None if refit_full is None else str(refit_full).lower(),
+                },
+            )
+            data = load_competition(spec, data_dir_for(spec.name, data_dir))
+            if resume is not None:
+                from competition.run import resume_config
 
-            config, digest = resume_config(Workspace.current(), spec.name, resume)
-            if digest != data.digest:
-                raise CompError(
-                    f"Run {resume} was trained on different data (digest {digest[:12]}, now {data.digest[:12]}); "
-                    "resume it with the same files, or start a new run."
+                config, digest, resume = resume_config(Workspace.current(), spec.name, resume)
+                if digest != data.digest:
+                    raise CompError(
+                        f"Run {resume} was trained on different data (digest {digest[:12]}, now "
+                        f"{data.digest[:12]}); resume it with the same files, or start a new run."
+                    )
+            if expected_digest is not None and data.digest != expected_digest:
+                err_console.print(
+                    f"[yellow]Warning:[/] the data differs from run {from_run}'s (digest {data.digest[:12]} vs "
+                    f"{expected_digest[:12]}): the results will differ."
                 )
-        if expected_digest is not None and data.digest != expected_digest:
-            err_console.print(
-                f"[yellow]Warning:[/] the data differs from run {from_run}'s (digest {data.digest[:12]} vs "
-                f"{expected_digest[:12]}): the results will differ."
-            )
-        with progress_bar() as progress:
-            outcome = run_train(
-                spec,
-                data_dir_for(spec.name, data_dir),
-                config,
-                Workspace.current(),
-                run_name=run_name,
-                tracking_uri=tracking_uri,
-                progress=progress,
-                data=data,
-                resume=resume,
-            )
+            with progress_bar() as progress:
+                outcome = run_train(
+                    spec,
+                    data_dir_for(spec.name, data_dir),
+                    config,
+                    Workspace.current(),
+                    run_name=run_name,
+                    tracking_uri=tracking_uri,
+                    progress=progress,
+                    data=data,
+                    resume=resume,
+                )
     except CompError as exc:
         fail(exc)
-    except Exception as exc:  # MLflow's own errors (e.g. an unsupported --tracking-uri) are the user's to fix
-        from mlflow.exceptions import MlflowException
-
-        if not isinstance(exc, MlflowException):
+    except KeyboardInterrupt as exc:
+        interrupted_message(exc, spec_name, data_dir, tracking_uri)
+        raise typer.Exit(code=exit_code(exc)) from None
+    except Exception as exc:  # MLflow's own errors (e.g. an unsupported --tracking-uri), disk full, read-only
+        failure = tracking_failure(exc, tracking_uri)
+        if failure is None:
             raise
-        fail(CompError(f"MLflow tracking failed ({tracking_uri or 'workspace store'}): {exc}"))
-    except KeyboardInterrupt:
-        err_console.print("[yellow]Interrupted: the MLflow run is marked KILLED; no bundle or submission written.")
-        raise typer.Exit(code=130) from None
+        fail(failure)
     r = outcome.result
     for fam in r.families:
         console.print(
@@ -276,6 +333,12 @@ def predict(
         path = predict_submission(spec, run, data_dir_for(spec.name, data_dir), out, Workspace.current(), device)
     except CompError as exc:
         fail(exc)
+    except OSError as exc:
+        from competition.errors import environment_failure, is_environment_os_error
+
+        if not is_environment_os_error(exc):
+            raise
+        fail(environment_failure(exc, "write the submission"))
     console.print(f"submission: {path}")
 
 
@@ -294,12 +357,11 @@ def runs(
         rows = list_runs(spec.name, tracking_uri, Workspace.current(), limit)
     except CompError as exc:
         fail(exc)
-    except Exception as exc:  # MLflow's own errors (e.g. an unsupported --tracking-uri)
-        from mlflow.exceptions import MlflowException
-
-        if not isinstance(exc, MlflowException):
+    except Exception as exc:  # MLflow's own errors (e.g. an unsupported --tracking-uri), a damaged store
+        failure = tracking_failure(exc, tracking_uri)
+        if failure is None:
             raise
-        fail(CompError(f"MLflow tracking failed ({tracking_uri or 'workspace store'}): {exc}"))
+        fail(failure)
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2))
     elif fmt == "table":
@@ -420,6 +482,11 @@ def blend(
         )
     except CompError as exc:
         fail(exc)
+    except Exception as exc:  # MLflow's own errors, disk full, read-only
+        failure = tracking_failure(exc, tracking_uri)
+        if failure is None:
+            raise
+        fail(failure)
     r = outcome.result
     table = Table("member run", "model", "OOF log-RMSE", "weight")
     for m in r.members:

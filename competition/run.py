@@ -1,7 +1,12 @@
 """`comp train` end to end: load, train, then track, bundle and submit, with honest run status.
 
-A crash or Ctrl-C marks the MLflow run FAILED/KILLED; the bundle and submission are written
-atomically at the end, so an interrupted run leaves neither half-written.
+A crash marks the MLflow run FAILED, Ctrl-C (and SIGTERM/SIGHUP under
+`signals.interrupts_as_keyboard`) KILLED, nested runs included; the bundle and submission are
+written atomically at the end, so an interrupted run leaves neither half-written, and
+`RunInterrupted` says what is on disk and how to resume. While a run trains it holds a per-run
+lock in its checkpoint folder (a second `--resume` of it is refused) and sends a heartbeat to
+the tracking server (`competition.liveness`). Disk full, read-only folders, too little memory
+and unreachable servers end as `EnvironmentFailure` (exit code 3).
 """
 
 from __future__ import annotations
@@ -24,12 +29,16 @@ from competition.competitions.base import CompetitionSpec
 from competition.config import RunConfig, config_from_dict
 from competition.data import CompetitionData, load_competition
 from competition.devices import resolve_device
-from competition.errors import CompError
+from competition.errors import CompError, environment_failure, is_environment_os_error
+from competition.liveness import Heartbeat, RunLock
 from competition.models.mlp import compute_dtype
 from competition.paths import Workspace
 from competition.plots import importance_bar, learning_curve
+from competition.resources import check_mlp_fits
+from competition.runids import PARTIAL, resolve_partial
+from competition.signals import signal_number
 from competition.submission import build_submission, write_submission
-from competition.tracking import RunLogger, git_commit, resolve_tracking_uri
+from competition.tracking import RunLogger, git_commit, resolve_tracking_uri, store_failure
 from competition.training import TrainingResult, folds_for, run_training
 
 
@@ -42,20 +51,56 @@ class TrainOutcome:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP during `train`, with what is on disk afterwards."""
+
+    def __init__(self, run_id: str, signum: int, bundle: Path | None, submission: Path | None,
+                 resumable: bool, marked: bool) -> None:
+        super().__init__(f"run {run_id} interrupted")
+        self.run_id = run_id
+        self.signum = signum
+        self.bundle = bundle
+        """The finished bundle folder, if it was written before the interruption."""
+        self.submission = submission
+        self.resumable = resumable
+        """The checkpoint folder is still there, so `--resume` continues the run."""
+        self.marked = marked
+        """The MLflow run (and its nested runs) could be marked KILLED."""
+
+
 def partial_dir(workspace: Workspace, competition: str, run_id: str) -> Path:
     """Where an unfinished run keeps its checkpoints (a hidden folder `comp predict` ignores)."""
-    return workspace.models_dir(competition) / ".partial" / run_id
+    return workspace.models_dir(competition) / PARTIAL / run_id
 
 
-def resume_config(workspace: Workspace, competition: str, run_id: str) -> tuple[RunConfig, str]:
-    """Config and data digest of an interrupted run, from its checkpoint folder."""
+def resume_config(workspace: Workspace, competition: str, run: str) -> tuple[RunConfig, str, str]:
+    """Full run id, config and data digest of an interrupted run, from its checkpoint folder.
+
+    `run` is a run id or a unique prefix of one (`runids.resolve_partial`). Raises CompError when
+    nothing matches, the prefix is ambiguous, or run.json is damaged."""
+    run_id = resolve_partial(workspace.models_dir(competition), run)
     meta = Checkpoint(partial_dir(workspace, competition, run_id)).read_run()
     if meta is None:
         raise CompError(
-            f"Nothing to resume for run {run_id!r}: no checkpoint in "
+            f"Nothing to resume for run {run!r}: no checkpoint in "
             f"{partial_dir(workspace, competition, run_id)} (the run finished, or never started here)."
         )
-    return config_from_dict(meta["config"]), meta["data_digest"]
+    try:
+        config = config_from_dict(meta["config"])
+    except (CompError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CompError(f"The checkpoint {partial_dir(workspace, competition, run_id) / 'run.json'} is damaged "
+                        f"(its config cannot be read: {exc}); start a new run.") from None
+    return config, str(meta["data_digest"]), run_id
+
+
+def check_memory(data: CompetitionData, config: RunConfig, n_folds: int, device: str) -> None:
+    """Refuse an MLP that cannot fit in memory before any run or checkpoint exists (see
+    `competition.resources`; the input width used is a lower bound)."""
+    if "mlp" not in config.run.families:
+        return
+    spec = data.spec
+    width = len([c for c in data.train.columns if c not in (spec.id_column, spec.target_column)])
+    check_mlp_fits(width, config.mlp, n_folds * config.run.seeds, n_folds, data.train.height, device)
 
 
 def log_family_folds(logger: RunLogger, parent: str, result: TrainingResult, plots_dir: Path) -> None:
@@ -131,13 +176,18 @@ def train(
     data: CompetitionData | None = None,
     resume: str | None = None,
 ) -> TrainOutcome:
+    """Train, track, bundle and submit one run (or continue the interrupted run `resume`, a full id).
+
+    Raises CompError (bad input), EnvironmentFailure (disk, memory, tracking server), or
+    RunInterrupted (Ctrl-C/SIGTERM/SIGHUP; the run is marked KILLED)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if data is None:
         data = load_competition(spec, data_dir)
     timings["load"] = time.perf_counter() - t0
     device = resolve_device(config.run.device, config.run.threads)
-    folds_for(data, config)  # refuse impossible fold settings before an MLflow run exists
+    _, folds = folds_for(data, config)  # refuse impossible fold settings before an MLflow run exists
+    check_memory(data, config, len(folds), device)
 
     t0 = time.perf_counter()
     uri = resolve_tracking_uri(tracking_uri, workspace)
@@ -155,48 +205,86 @@ def train(
         # what mlp.precision=auto resolved to on this machine
         dtype = compute_dtype(config.mlp.precision, torch.device(device))
         tags["mlp_compute_dtype"] = str(dtype).removeprefix("torch.")
-    if resume is None:
-        parent = logger.start(run_name, tags)
-        logger.params(parent, config.flat())
-        checkpoint = Checkpoint(partial_dir(workspace, spec.name, parent))
-        checkpoint.write_run({"config": config.to_dict(), "data_digest": data.digest})
-    else:
-        parent = resume
-        checkpoint = Checkpoint(partial_dir(workspace, spec.name, parent))
-        logger.client.update_run(parent, status="RUNNING")
+    parent = logger.start(run_name, tags) if resume is None else resume
+    checkpoint = Checkpoint(partial_dir(workspace, spec.name, parent))
+    lock = RunLock(checkpoint.folder, parent)
+    if resume is not None:
+        lock.acquire()  # refuses while another process trains this run; a dead one holds nothing
+        try:
+            checkpoint.remove_temporary()
+            logger.end_stale_children(parent)  # fold runs a killed process left RUNNING
+            logger.client.update_run(parent, status="RUNNING")
+        except BaseException:
+            lock.release()
+            raise
     timings["tracking"] = time.perf_counter() - t0
-    with logger.closing(parent):
-        result = run_training(data, config, device, progress, checkpoint)
-        timings.update(result.timings)
-        t0 = time.perf_counter()
-        submission = build_submission(spec, result.test_ids, result.test_log)
-        bundle_dir = workspace.models_dir(spec.name) / parent
-        test_schema = {c: spec.raw_columns[c] for c in spec.test_columns}
-        with atomic.folder(bundle_dir) as tmp:
-            save_bundle(result, tmp, parent, data.digest, device, test_schema)
-        sub_path = write_submission(submission, workspace.submissions_dir(spec.name) / f"{parent}.csv")
-        timings["write"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        logger.tags(
-            parent,
-            {
-                "split": result.split,
-                "split_fingerprint": result.split_fingerprint,
-                "prediction_path": ",".join(f"{f.name}:{f.prediction_path}" for f in result.families),
-                "members": ",".join(f.name for f in result.families),
-            },
-        )
-        with tempfile.TemporaryDirectory() as tmpdir:
-            plots = Path(tmpdir)
-            log_family_folds(logger, parent, result, plots)
-            logger.artifacts(parent, plots, "plots")
-        logger.artifacts(parent, bundle_dir, "bundle")
-        logger.artifact(parent, sub_path, "submission")
-        timings["tracking"] += time.perf_counter() - t0
-        summary = parent_summary(result)
-        summary.update({f"seconds.{k}": v for k, v in timings.items()})
-        logger.metrics(parent, summary)
+    written: dict[str, Path] = {}
+    doing = "write a checkpoint"
+    try:
+        with logger.closing(parent), Heartbeat(logger.client, parent):
+            if resume is None:
+                lock.acquire()
+                logger.params(parent, config.flat())
+                checkpoint.write_run({"config": config.to_dict(), "data_digest": data.digest})
+            result = run_training(data, config, device, progress, checkpoint)
+            timings.update(result.timings)
+            t0 = time.perf_counter()
+            submission = build_submission(spec, result.test_ids, result.test_log)
+            bundle_dir = workspace.models_dir(spec.name) / parent
+            test_schema = {c: spec.raw_columns[c] for c in spec.test_columns}
+            doing = "write the model bundle"
+            with atomic.folder(bundle_dir) as tmp:
+                save_bundle(result, tmp, parent, data.digest, device, test_schema)
+            written["bundle"] = bundle_dir
+            doing = "write the submission"
+            sub_path = write_submission(submission, workspace.submissions_dir(spec.name) / f"{parent}.csv")
+            written["submission"] = sub_path
+            timings["write"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            doing = "copy the run's files to the MLflow store"
+            logger.tags(
+                parent,
+                {
+                    "split": result.split,
+                    "split_fingerprint": result.split_fingerprint,
+                    "prediction_path": ",".join(f"{f.name}:{f.prediction_path}" for f in result.families),
+                    "members": ",".join(f.name for f in result.families),
+                },
+            )
+            with tempfile.TemporaryDirectory() as tmpdir:
+                plots = Path(tmpdir)
+                log_family_folds(logger, parent, result, plots)
+                logger.artifacts(parent, plots, "plots")
+            logger.artifacts(parent, bundle_dir, "bundle")
+            logger.artifact(parent, sub_path, "submission")
+            timings["tracking"] += time.perf_counter() - t0
+            summary = parent_summary(result)
+            summary.update({f"seconds.{k}": v for k, v in timings.items()})
+            logger.metrics(parent, summary)
+    except KeyboardInterrupt as exc:
+        marked = _status(logger, parent) == "KILLED"
+        raise RunInterrupted(parent, signal_number(exc), written.get("bundle"), written.get("submission"),
+                             checkpoint.folder.is_dir(), marked) from None
+    except OSError as exc:
+        if is_environment_os_error(exc):
+            raise environment_failure(exc, doing) from exc
+        raise
+    except Exception as exc:
+        failure = store_failure(uri, exc) if type(exc).__module__.startswith(("mlflow", "sqlalchemy")) else None
+        if failure is not None:
+            raise failure from exc
+        raise
+    finally:
+        lock.release()
     shutil.rmtree(checkpoint.folder, ignore_errors=True)  # the run is complete: its pieces are in the bundle
     with contextlib.suppress(OSError):
         checkpoint.folder.parent.rmdir()  # only when no other run has checkpoints there
     return TrainOutcome(run_id=parent, result=result, submission=sub_path, bundle=bundle_dir, timings=timings)
+
+
+def _status(logger: RunLogger, run_id: str) -> str | None:
+    """The run's MLflow status, or None when the store cannot be read."""
+    try:
+        return logger.client.get_run(run_id).info.status
+    except Exception:
+        return None

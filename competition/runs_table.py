@@ -1,4 +1,8 @@
-"""`comp runs`: the competition's runs from MLflow, best OOF score first."""
+"""`comp runs`: the competition's runs from MLflow, best OOF score first.
+
+A RUNNING run is shown as live, dead, stale or unknown (`competition.liveness.classify`): by
+the run lock in its checkpoint folder on this machine, else by its heartbeat on the tracking
+server. Only reads: it works in a read-only workspace."""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from competition.errors import CompError
+from competition.liveness import classify, lock_state
 from competition.paths import Workspace
+from competition.runids import PARTIAL
 from competition.tracking import client, resolve_tracking_uri
 
 KEY_PARAMS = ("run.split", "run.folds", "run.seeds", "mlp.hidden", "mlp.depth", "mlp.dropout", "mlp.weight_decay")
@@ -26,11 +32,15 @@ def list_runs(competition: str, tracking_uri: str | None, workspace: Workspace, 
     for r in found:
         m, p, t = r.data.metrics, r.data.params, r.data.tags
         duration = ((r.info.end_time - r.info.start_time) / 1000) if r.info.end_time else None
+        lock = lock_state(workspace.models_dir(competition) / PARTIAL / r.info.run_id)
+        alive = classify(r.info.status, t, lock)
         rows.append({
             "run_id": r.info.run_id,
             "name": r.info.run_name,
             "kind": t.get("comp_kind"),
             "status": r.info.status,
+            "liveness": alive.state or None,
+            "liveness_detail": alive.detail or None,
             "model": t.get("model", p.get("run.model")),
             "members": t.get("members", ""),
             "split": t.get("split"),
@@ -55,6 +65,6 @@ def render(rows: list[dict[str, Any]], console: Console, competition: str) -> No
         params = " ".join(f"{k.split('.')[-1]}={v}" for k, v in r["params"].items())
         model = r["model"] if r["kind"] != "blend" else f"blend({r['members']})"
         dur = f"{r['duration_s']:.0f}s" if r["duration_s"] is not None else "-"
-        table.add_row(r["run_id"][:12], r["name"] or "", model or "", r["status"], r["split"] or "", params, cv, oof,
-                      dur)
+        status = f"{r['status']} ({r['liveness']})" if r.get("liveness") else r["status"]
+        table.add_row(r["run_id"][:12], r["name"] or "", model or "", status, r["split"] or "", params, cv, oof, dur)
     console.print(table)

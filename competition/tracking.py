@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from competition.errors import EnvironmentFailure, environment_failure
 from competition.paths import Workspace
 
 SECRET_MARKERS = ("key", "token", "secret", "password", "credential")
@@ -27,33 +29,117 @@ def resolve_tracking_uri(uri: str | None, workspace: Workspace) -> str:
     env = os.environ.get("MLFLOW_TRACKING_URI")
     if env:
         return env
-    workspace.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # a read-only workspace can still be read
+        workspace.mlflow_dir.mkdir(parents=True, exist_ok=True)
     return workspace.default_tracking_uri
 
 
 _READY: set[str] = set()
+
+DAMAGE_MARKERS = ("file is not a database", "malformed", "not a database", "no such table", "alembic", "migrat",
+                  "revision", "out-of-date database schema", "database disk image")
+
+
+def reachability_timeout() -> float:
+    """Seconds to wait for a tracking server: COMP_TRACKING_TIMEOUT_SECONDS, default 10."""
+    try:
+        return max(0.1, float(os.environ.get("COMP_TRACKING_TIMEOUT_SECONDS", "10")))
+    except ValueError:
+        return 10.0
+
+
+def check_reachable(uri: str, timeout: float | None = None) -> None:
+    """For an http(s) tracking URI: one GET of `<uri>/health` with a short timeout, announced by a
+    `contacting <uri> ...` line on stderr. Any HTTP answer (even an error status) counts as
+    reachable; a refused connection, a DNS failure or no answer in time raises EnvironmentFailure.
+    Other URIs (sqlite, databricks, ...) are not checked."""
+    if not uri.lower().startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    timeout = reachability_timeout() if timeout is None else timeout
+    print(f"contacting {uri} ...", file=sys.stderr, flush=True)
+    silent = EnvironmentFailure(
+        f"The MLflow tracking server {uri} did not answer within {timeout:g} s; check that it is running and "
+        "reachable, or use another --tracking-uri."
+    )
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered
+    except TimeoutError as exc:
+        raise silent from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError):
+            raise silent from exc
+        raise EnvironmentFailure(
+            f"Cannot reach the MLflow tracking server {uri} ({reason}); check that it is running and the "
+            "address, or use another --tracking-uri."
+        ) from exc
+
+
+def store_failure(uri: str, exc: BaseException) -> EnvironmentFailure | None:
+    """An EnvironmentFailure naming the sqlite file when `exc` says the store is damaged, full or
+    read-only; None for other errors."""
+    text = str(exc)
+    low = text.lower()
+    path = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else uri
+    first = next((line for line in text.splitlines() if line.strip()), type(exc).__name__)[:200]
+    if "disk is full" in low or "no space left" in low:
+        return EnvironmentFailure(f"The MLflow store {path} cannot be written: the disk is full ({first}).")
+    if "readonly database" in low or "read-only" in low:
+        return EnvironmentFailure(f"The MLflow store {path} is read-only ({first}); this command needs to write it.")
+    if any(marker in low for marker in DAMAGE_MARKERS):
+        return EnvironmentFailure(
+            f"The MLflow store {path} is damaged or not an MLflow database ({first}). Move it away (runs in it "
+            "are lost to comp) or restore it from a backup; a new store is created on the next run."
+        )
+    return None
 
 
 def client(uri: str) -> Any:
     """An MlflowClient whose store is created/migrated under a file lock.
 
     MLflow builds and migrates a new sqlite store on first use; two `comp` processes doing that
-    at once on the same file fail ("duplicate column"), so the first use is serialized."""
+    at once on the same file fail ("duplicate column"), so the first use is serialized. In a
+    read-only workspace the lock cannot be taken and is skipped (nothing is created there).
+    Raises EnvironmentFailure for a damaged sqlite store or an unreachable tracking server."""
     from mlflow.tracking import MlflowClient
 
-    if uri in _READY or not uri.startswith("sqlite:///"):
+    if uri in _READY:
+        return MlflowClient(tracking_uri=uri)
+    if not uri.startswith("sqlite:///"):
+        check_reachable(uri)
+        _READY.add(uri)
         return MlflowClient(tracking_uri=uri)
     import fcntl
 
-    lock_path = Path(uri.removeprefix("sqlite:///") + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            mlflow_client = MlflowClient(tracking_uri=uri)
-            mlflow_client.search_experiments(max_results=1)
-        finally:
+    db = Path(uri.removeprefix("sqlite:///"))
+    lock_path = Path(str(db) + ".lock")
+    lock = None
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_path, "a")  # noqa: SIM115
+    except OSError as exc:
+        if not db.exists():
+            raise environment_failure(exc, f"create the MLflow store {db}") from exc
+    try:
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        mlflow_client = MlflowClient(tracking_uri=uri)
+        mlflow_client.search_experiments(max_results=1)
+    except Exception as exc:
+        failure = store_failure(uri, exc)
+        if failure is None:
+            raise
+        raise failure from None
+    finally:
+        if lock is not None:
             fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
     _READY.add(uri)
     return mlflow_client
 
@@ -103,18 +189,25 @@ class RunStatus:
 
 
 class RunLogger:
-    """Thin wrapper over MlflowClient for one parent run and its nested runs."""
+    """Thin wrapper over MlflowClient for one parent run and its nested runs.
+
+    Nested runs started with `start(..., parent_id=...)` and not yet ended are remembered, so
+    when the parent ends on an error or interruption they end with it (never left RUNNING)."""
 
     def __init__(self, uri: str, experiment: str, workspace: Workspace) -> None:
         self.uri = uri
         self.client = client(uri)
         self.experiment_id = experiment_id(self.client, experiment, workspace, uri)
+        self.open_children: dict[str, str] = {}
+        """nested run id -> parent run id, for nested runs still RUNNING."""
 
     def start(self, run_name: str | None, tags: dict[str, str], parent_id: str | None = None) -> str:
         all_tags = {k: str(v) for k, v in tags.items()}
         if parent_id:
             all_tags["mlflow.parentRunId"] = parent_id
         run = self.client.create_run(self.experiment_id, run_name=run_name, tags=all_tags)
+        if parent_id:
+            self.open_children[run.info.run_id] = parent_id
         return run.info.run_id
 
     def params(self, run_id: str, params: dict[str, Any]) -> None:
@@ -148,18 +241,52 @@ class RunLogger:
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
+        self.open_children.pop(run_id, None)
+
+    def end_quietly(self, run_id: str, status: str) -> bool:
+        """End a run and its open nested runs on the way out of an error; a store that cannot be
+        written (disk full, server gone) is reported on stderr instead of hiding the first error."""
+        ok = True
+        for child, parent in list(self.open_children.items()):
+            if parent == run_id:
+                ok = self._try_end(child, status) and ok
+        return self._try_end(run_id, status) and ok
+
+    def _try_end(self, run_id: str, status: str) -> bool:
+        try:
+            self.end(run_id, status)
+            return True
+        except Exception as exc:
+            print(f"Warning: could not mark MLflow run {run_id} {status} ({str(exc).splitlines()[0][:200]}); "
+                  "`comp runs` will show it as RUNNING (dead or stale).", file=sys.stderr)
+            return False
+
+    def end_stale_children(self, parent_id: str, status: str = "KILLED") -> list[str]:
+        """End nested runs of `parent_id` still RUNNING from an earlier, dead process (before a
+        resume); returns their ids."""
+        found = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent_id}' and attributes.status = 'RUNNING'",
+            max_results=1000,
+        )
+        stale = [r.info.run_id for r in found]
+        for run_id in stale:
+            self.client.set_terminated(run_id, status=status)
+        return stale
 
     @contextlib.contextmanager
     def closing(self, run_id: str) -> Iterator[RunStatus]:
-        """End the run with its status (FINISHED unless the block sets another), KILLED on Ctrl-C,
-        FAILED on any error: a run is never left RUNNING."""
+        """End the run with its status (FINISHED unless the block sets another), KILLED on Ctrl-C
+        (or SIGTERM/SIGHUP inside `signals.interrupts_as_keyboard`), FAILED on any error; its
+        open nested runs end with it. A run is never left RUNNING unless the store itself
+        cannot be written, which is then said on stderr."""
         outcome = RunStatus()
         try:
             yield outcome
         except KeyboardInterrupt:
-            self.end(run_id, "KILLED")
+            self.end_quietly(run_id, "KILLED")
             raise
         except BaseException:
-            self.end(run_id, "FAILED")
+            self.end_quietly(run_id, "FAILED")
             raise
         self.end(run_id, outcome.status)

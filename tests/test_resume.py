@@ -53,7 +53,7 @@ def test_resume_continues_from_the_last_finished_fold(
     run_id = killed[0].info.run_id
     assert not (workspace / "submissions").exists()
     pieces = sorted(p.name for p in (workspace / "models" / "house-prices" / ".partial" / run_id).iterdir())
-    assert pieces == ["mlp-cv-fold-0-1-2", "ridge-cv-fold-0", "run.json"]
+    assert pieces == ["lock", "mlp-cv-fold-0-1-2", "ridge-cv-fold-0", "run.json"]
 
     # Resume: the finished pieces are reused (the MLP is not trained again), the rest is trained.
     monkeypatch.setattr(linear_family.LinearFamily, "fit", real_fit)

@@ -1,0 +1,60 @@
+"""SIGTERM and SIGHUP handled like Ctrl-C while a command runs.
+
+`timeout`, `docker stop`, job schedulers and a closed ssh session end a process with SIGTERM or
+SIGHUP, whose default action kills Python without running any `finally` or `except` block: the
+MLflow run would stay RUNNING forever. Inside `interrupts_as_keyboard()` those signals raise
+`Terminated` (a KeyboardInterrupt), so the same clean-up as for Ctrl-C runs; the previous
+handlers are restored on exit. Only the main thread can install handlers; elsewhere it does nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+HANDLED = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when SIGTERM or SIGHUP arrives inside `interrupts_as_keyboard`."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"received {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def signal_number(exc: BaseException) -> int:
+    """The signal that caused an interruption: its `signum` (SIGTERM/SIGHUP for `Terminated`), else SIGINT."""
+    return int(getattr(exc, "signum", signal.SIGINT))
+
+
+def signal_name(signum: int) -> str:
+    return signal.Signals(signum).name
+
+
+def exit_code(exc: BaseException) -> int:
+    """128 + the signal number, the shell convention (130 for Ctrl-C, 143 for SIGTERM)."""
+    return 128 + signal_number(exc)
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def interrupts_as_keyboard() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise `Terminated` (a KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for sig in HANDLED:
+        previous[sig] = signal.signal(sig, _raise_terminated)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
