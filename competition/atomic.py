@@ -37,15 +37,19 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def fsync_tree(root: Path) -> None:
-    """fsync every file and folder under `root` (bottom-up), then `root` itself."""
+def finish_tree(root: Path) -> None:
+    """Give every file under `root` mode 0666 and every folder 0777 minus the umask (libraries
+    such as safetensors write 0600 temp files), and fsync them all, bottom-up, `root` last."""
+    mask = current_umask()
     for dirpath, _dirs, files in os.walk(root, topdown=False):
         for name in files:
             fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
             try:
+                os.fchmod(fd, 0o666 & ~mask)
                 os.fsync(fd)
             finally:
                 os.close(fd)
+        os.chmod(dirpath, 0o777 & ~mask)
         fsync_dir(Path(dirpath))
 
 
@@ -70,13 +74,13 @@ def write_text(path: Path, text: str) -> None:
 @contextlib.contextmanager
 def folder(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling folder (hidden: its name starts with '.'); when the block
-    succeeds, its files are flushed to disk and it replaces `path` in one rename."""
+    succeeds, its files get the umask's modes, are flushed to disk, and the folder replaces
+    `path` in one rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        os.chmod(tmp, 0o777 & ~current_umask())
         yield tmp
-        fsync_tree(tmp)
+        finish_tree(tmp)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
