@@ -219,7 +219,7 @@ def train(
             raise
     timings["tracking"] = time.perf_counter() - t0
     written: dict[str, Path] = {}
-    doing = "write a checkpoint"
+    doing = f"write the checkpoints in {checkpoint.folder}"
     try:
         with logger.closing(parent), Heartbeat(logger.client, parent):
             if resume is None:
@@ -232,16 +232,17 @@ def train(
             submission = build_submission(spec, result.test_ids, result.test_log)
             bundle_dir = workspace.models_dir(spec.name) / parent
             test_schema = {c: spec.raw_columns[c] for c in spec.test_columns}
-            doing = "write the model bundle"
+            doing = f"write the model bundle {bundle_dir}"
             with atomic.folder(bundle_dir) as tmp:
                 save_bundle(result, tmp, parent, data.digest, device, test_schema)
             written["bundle"] = bundle_dir
-            doing = "write the submission"
-            sub_path = write_submission(submission, workspace.submissions_dir(spec.name) / f"{parent}.csv")
+            sub_path = workspace.submissions_dir(spec.name) / f"{parent}.csv"
+            doing = f"write the submission {sub_path}"
+            write_submission(submission, sub_path)
             written["submission"] = sub_path
             timings["write"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            doing = "copy the run's files to the MLflow store"
+            doing = f"copy the run's files to the MLflow store at {logger.client.get_run(parent).info.artifact_uri}"
             logger.tags(
                 parent,
                 {
