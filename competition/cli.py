@@ -469,19 +469,25 @@ def blend(
 ) -> None:
     """Blend earlier runs from their saved out-of-fold predictions; track, bundle and submit the blend."""
     from competition.blend import model_label, run_blend
+    from competition.signals import exit_code, interrupts_as_keyboard, signal_name, signal_number
 
     try:
-        spec = get_spec(competition)
-        outcome = run_blend(
-            spec,
-            run_ids,
-            method or RunConfig().run.blend,
-            Workspace.current(),
-            run_name=run_name,
-            tracking_uri=tracking_uri,
-        )
+        with interrupts_as_keyboard():  # SIGTERM/SIGHUP end the blend run like Ctrl-C
+            spec = get_spec(competition)
+            outcome = run_blend(
+                spec,
+                run_ids,
+                method or RunConfig().run.blend,
+                Workspace.current(),
+                run_name=run_name,
+                tracking_uri=tracking_uri,
+            )
     except CompError as exc:
         fail(exc)
+    except KeyboardInterrupt as exc:
+        err_console.print(f"[yellow]Interrupted ({signal_name(signal_number(exc))}): a blend run already started is "
+                          "marked KILLED; run the same command again to blend.", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=exit_code(exc)) from None
     except Exception as exc:  # MLflow's own errors, disk full, read-only
         failure = tracking_failure(exc, tracking_uri)
         if failure is None:
