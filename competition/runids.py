@@ -65,6 +65,14 @@ def resolve_bundle(models_dir: Path, run: str) -> Path:
 
     Raises CompError when there are no finished bundles, the id is unknown, or a prefix is ambiguous."""
     bundles = finished_bundles(models_dir)
+    if run.strip() != LATEST:
+        unfinished = [rid for rid in interrupted_runs(models_dir) if rid.startswith(run.strip()) and rid not in bundles]
+        if unfinished and not any(rid.startswith(run.strip()) for rid in bundles):
+            raise CompError(
+                f"Run {unfinished[0]} has not finished: it has no bundle yet, only checkpoints in "
+                f"{models_dir / PARTIAL / unfinished[0]}. Wait for it, or continue it with "
+                f"`comp train {models_dir.name} --resume {unfinished[0]}` if it was interrupted."
+            )
     if not bundles:
         raise CompError(f"No trained models in {models_dir}: run `comp train` first.")
     if run.strip() == LATEST:

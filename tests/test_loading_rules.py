@@ -120,6 +120,8 @@ def test_resume_takes_a_prefix_and_refuses_an_ambiguous_one(tmp_path: Path) -> N
         (models / ".partial" / rid).mkdir(parents=True)
         (models / ".partial" / rid / "run.json").write_text("{}")
     assert resolve_partial(models, "abc") == "abc123"
+    with pytest.raises(CompError, match="Run abc123 has not finished"):  # not 'Unknown run id'
+        resolve_bundle(models, "abc")
     with pytest.raises(CompError, match=r"ambiguous.*abc123, abd456"):
         resolve_partial(models, "ab")
     with pytest.raises(CompError, match="Nothing to resume"):
