@@ -211,6 +211,8 @@ def train(
     if resume is not None:
         lock.acquire()  # refuses while another process trains this run; a dead one holds nothing
         try:
+            if checkpoint.read_run() is None:  # another process finished it just before we got the lock
+                raise CompError(f"Run {parent} has finished meanwhile: nothing to resume.")
             checkpoint.remove_temporary()
             logger.end_stale_children(parent)  # fold runs a killed process left RUNNING
             logger.client.update_run(parent, status="RUNNING")
@@ -262,6 +264,9 @@ def train(
             summary = parent_summary(result)
             summary.update({f"seconds.{k}": v for k, v in timings.items()})
             logger.metrics(parent, summary)
+        shutil.rmtree(checkpoint.folder, ignore_errors=True)  # complete: its pieces are in the bundle
+        with contextlib.suppress(OSError):
+            checkpoint.folder.parent.rmdir()  # only when no other run has checkpoints there
     except KeyboardInterrupt as exc:
         marked = _status(logger, parent) == "KILLED"
         raise RunInterrupted(parent, signal_number(exc), written.get("bundle"), written.get("submission"),
@@ -276,10 +281,7 @@ def train(
             raise failure from exc
         raise
     finally:
-        lock.release()
-    shutil.rmtree(checkpoint.folder, ignore_errors=True)  # the run is complete: its pieces are in the bundle
-    with contextlib.suppress(OSError):
-        checkpoint.folder.parent.rmdir()  # only when no other run has checkpoints there
+        lock.release()  # after the checkpoint folder is gone: a waiting --resume then finds nothing to do
     return TrainOutcome(run_id=parent, result=result, submission=sub_path, bundle=bundle_dir, timings=timings)
 
 
