@@ -495,6 +495,8 @@ SPEC = CompetitionSpec(
     # Only the empty field is missing at load: the literal "None" reaches `prepare` as text (§5-1).
     missing_tokens=("",),
     numeric_missing_tokens=("", "NA", "NaN", "nan", "None"),
+    # ISO in Kaggle's files (§3); read in whatever single format a spreadsheet rewrote each column to.
+    date_columns=("Listed On", "Last Sold On"),
     # A higher Id is a later sale, and test follows train in time (§4).
     time_order_column="Id",
     default_split="time",
