@@ -471,7 +471,9 @@ def prepare(raw: pl.DataFrame) -> Prepared:
         pl.col("_zip_bad").sum().alias("Zip"),
     ).row(0, named=True)
     unparsable = {col: int(n) for col, n in bad.items() if n}
-    return Prepared(frame=work.select(SPEC_FEATURES.all_columns()), unparsable=unparsable)
+    out_of_bounds = raw.select(*[_bounded(col, low, high)[1].sum().alias(col) for col, low, high, _ in BOUNDS])
+    impossible = {col: int(n) for col, n in out_of_bounds.row(0, named=True).items() if n}
+    return Prepared(frame=work.select(SPEC_FEATURES.all_columns()), unparsable=unparsable, impossible=impossible)
 
 
 SPEC_FEATURES = FeatureSpec(

@@ -247,11 +247,12 @@ def _checks(num: dict[str, pl.Expr]) -> list[tuple[str, str, pl.Expr]]:
     for col in AREA_COLUMNS + COUNT_COLUMNS:
         bad = x[col] <= 0 if col in POSITIVE_COLUMNS else x[col] < 0
         checks.append((col, "area_invalid", bad))
-    checks.append(("YearBuilt", "year_built_invalid", (x["YearBuilt"] < EARLIEST_YEAR) | (x["YearBuilt"] > latest)))
+    built = x["YearBuilt"]
+    built_bad = (built < EARLIEST_YEAR) | (built > latest)
+    checks.append(("YearBuilt", "year_built_invalid", built_bad))
     remod = x["YearRemodAdd"]
-    checks.append(
-        ("YearRemodAdd", "remodel_year_invalid", (remod < EARLIEST_YEAR) | (remod > latest) | (remod < x["YearBuilt"]))
-    )
+    before_built = remod < pl.when(~built_bad).then(built)  # only against a possible construction year
+    checks.append(("YearRemodAdd", "remodel_year_invalid", (remod < EARLIEST_YEAR) | (remod > latest) | before_built))
     garage = x["GarageYrBlt"]
     checks.append(("GarageYrBlt", "garage_year_invalid", (garage < EARLIEST_YEAR) | (garage > latest)))
     for col in ("OverallQual", "OverallCond"):
