@@ -40,10 +40,9 @@ def describe(data: CompetitionData, console: Console) -> None:
     console.print(f"unparsable values turned into missing (train+test): {sum(every.values()):,}")
     for col, n in sorted(every.items()):
         console.print(f"  {col}: {n:,}")
+    shown = ", ".join(f"{col} {n:,}" for col, n in sorted(impossible.items()))
     console.print(f"impossible or contradictory values turned into missing, with a flag (train+test): "
-                  f"{sum(impossible.values()):,}")
-    for col, n in sorted(impossible.items()):
-        console.print(f"  {col}: {n:,}")
+                  f"{sum(impossible.values()):,}" + (f" ({shown})" if shown else ""), soft_wrap=True)
     console.print(f"prepared features: {prepared.frame.width} columns "
                   f"({len(spec.features.numeric)} numeric, {len(spec.features.categorical)} categorical, "
                   f"{len(spec.features.high_cardinality)} high-cardinality, {len(spec.features.multi_label)} list, "

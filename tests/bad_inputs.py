@@ -526,8 +526,8 @@ CASES: list[Case] = [
         "impossible values (a garage built in 2207, a negative porch area)",
         _info_after(lambda ws: (edit_frame(ws, "test.csv", set_cells("GarageYrBlt", [0], "2207")),
                                 edit_frame(ws, "train.csv", set_cells("OpenPorchSF", [5], "-40")))),
-        ("impossible or contradictory values turned into missing, with a flag (train+test): 2", "GarageYrBlt: 1",
-         "OpenPorchSF: 1"),
+        ("impossible or contradictory values turned into missing, with a flag (train+test): 2 (GarageYrBlt 1, "
+         "OpenPorchSF 1)",),
         exit_code=0,
     ),
     Case(

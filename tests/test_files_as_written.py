@@ -187,7 +187,7 @@ def test_data_info_counts_impossible_values(hp_files: Path, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "impossible or contradictory values turned into missing, with a flag (train+test): 3" in text
-    assert "GarageYrBlt: 3" in text
+    assert "(train+test): 3 (GarageYrBlt 3)" in text
 
 
 # ----------------------------------------------------------------------------- California dates
