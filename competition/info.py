@@ -21,7 +21,10 @@ def describe(data: CompetitionData, console: Console) -> None:
     console.print(f"target {spec.target_column}: mean {y.mean():,.0f}, min {q[0]:,.0f}, 25% {q[1]:,.0f}, "
                   f"median {q[2]:,.0f}, 75% {q[3]:,.0f}, max {q[4]:,.0f}; log mean {np.log(y).mean():.4f}, "
                   f"log std {np.log(y).std():.4f}")
-    table = Table("column", "type", "train missing", "test missing", "distinct (train)", "unparsable", "impossible")
+    table = Table()
+    table.add_column("column", no_wrap=True)
+    for header in ("type", "train missing", "test missing", "distinct (train)", "unparsable", "impossible"):
+        table.add_column(header)
     prepared = spec.prepare(data.train)
     prepared_test = spec.prepare(data.test)
     parse_issues = _summed(prepared.unparsable, prepared_test.unparsable)
