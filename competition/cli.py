@@ -258,7 +258,11 @@ def train(
                     "run.refit_full": None if refit_full is None else str(refit_full).lower(),
                 },
             )
-            data = load_competition(spec, data_dir_for(spec.name, data_dir))
+            with warnings.catch_warnings(record=True) as caught:  # values that did not parse, normalized cells
+                warnings.simplefilter("always")
+                data = load_competition(spec, data_dir_for(spec.name, data_dir))
+            for w in caught:
+                err_console.print(f"[yellow]Warning:[/] {escape(str(w.message))}", highlight=False, soft_wrap=True)
             if resume is not None:
                 from competition.run import resume_config
 
@@ -330,7 +334,11 @@ def predict(
 
     try:
         spec = get_spec(competition)
-        path = predict_submission(spec, run, data_dir_for(spec.name, data_dir), out, Workspace.current(), device)
+        with warnings.catch_warnings(record=True) as caught:  # test values that did not parse, normalized cells
+            warnings.simplefilter("always")
+            path = predict_submission(spec, run, data_dir_for(spec.name, data_dir), out, Workspace.current(), device)
+        for w in caught:
+            err_console.print(f"[yellow]Warning:[/] {escape(str(w.message))}", highlight=False, soft_wrap=True)
     except CompError as exc:
         fail(exc)
     except OSError as exc:

@@ -183,6 +183,114 @@ def _target_in_test(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.lit("100000").alias("SalePrice"))
 
 
+def _pipes(ws: Path) -> None:
+    path = ws / "data" / "train.csv"
+    pl.read_csv(path, infer_schema=False).write_csv(path, separator="|")
+
+
+def _pandas_saved(file: str) -> Callable[[Path], None]:
+    """pd.read_csv + to_csv with pandas' defaults: "NA" levels and MasVnrType's "None" become empty cells."""
+
+    def edit(ws: Path) -> None:
+        import pandas as pd
+
+        path = ws / "data" / file
+        pd.read_csv(path).to_csv(path, index=False)
+
+    return edit
+
+
+def _spreadsheet_rewrites(ws: Path) -> None:
+    """A UTF-8 BOM, header names with other case and spaces, padded values, "8,450" and "2.08500E+05"."""
+
+    def change(frame: pl.DataFrame) -> pl.DataFrame:
+        area = pl.col("LotArea").cast(pl.Int64)
+        return frame.with_columns(
+            pl.when(area >= 1000)
+            .then((area // 1000).cast(pl.Utf8) + "," + (area % 1000).cast(pl.Utf8).str.zfill(3))
+            .otherwise(pl.col("LotArea"))
+            .alias("LotArea"),
+            (pl.lit(" ") + pl.col("Street") + pl.lit(" ")).alias("Street"),
+            pl.col("SalePrice").cast(pl.Float64).map_elements(lambda v: f"{v:.5E}", return_dtype=pl.Utf8),
+        ).rename({"YearBuilt": "Year Built", "GrLivArea": "grlivarea"})
+
+    edit_frame(ws, "train.csv", change)
+    edit_bytes(ws, "train.csv", lambda b: b"\xef\xbb\xbf" + b)
+
+
+def _only_kaggle_zip(ws: Path) -> None:
+    import zipfile
+
+    data = ws / "data"
+    with zipfile.ZipFile(data / "house-prices-advanced-regression-techniques.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("train.csv", "test.csv", "sample_submission.csv"):
+            zf.write(data / name, name)
+            (data / name).unlink()
+
+
+def _gzipped(names: tuple[str, ...], suffix: str) -> Callable[[Path], None]:
+    def edit(ws: Path) -> None:
+        import gzip
+
+        for name in names:
+            path = ws / "data" / name
+            packed = gzip.compress(path.read_bytes())
+            path.unlink()
+            path.with_name(name + suffix).write_bytes(packed)
+
+    return edit
+
+
+def _damaged_gzip(ws: Path) -> None:
+    import gzip
+
+    edit_bytes(ws, "train.csv", lambda b: gzip.compress(b)[:400])
+
+
+def _only_other_files(ws: Path) -> None:
+    for name in ("train.csv", "test.csv"):
+        (ws / "data" / name).unlink()
+    (ws / "data" / "train.xlsx").write_bytes(b"PK")
+
+
+def _california(
+    edit: Callable[[pl.DataFrame], pl.DataFrame], command: list[str], extra: tuple[str, ...] = ()
+) -> Callable[[Path], list[str]]:
+    """Small synthetic California files in data/, both edited; `comp <command> california-house-prices ...`."""
+
+    def prepare(ws: Path) -> list[str]:
+        from competition.synthetic import california
+
+        shutil.rmtree(ws / "data")
+        california.write(ws / "data", 150, 40, seed=DATA_SEED)
+        edit_frame(ws, "test.csv", edit)
+        edit_frame(ws, "train.csv", edit)
+        return [*command, "california-house-prices", "--data-dir", "data", *extra]
+
+    return prepare
+
+
+def _excel_dates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Dates as Excel's US locale saves them: M/D/YYYY without leading zeros."""
+    return frame.with_columns(
+        pl.col(c).str.strptime(pl.Date, "%Y-%m-%d").dt.strftime("%-m/%-d/%Y") for c in ("Listed On", "Last Sold On")
+    )
+
+
+def _bad_dates(frame: pl.DataFrame) -> pl.DataFrame:
+    if "Sold Price" in frame.columns:
+        return frame
+    return set_cells("Listed On", [1, 4], "31/31/2020")(frame)
+
+
+def _info_after(edit: Callable[[Path], None]) -> Callable[[Path], list[str]]:
+    def prepare(ws: Path) -> list[str]:
+        edit(ws)
+        return data_info_args()
+
+    return prepare
+
+
 CASES: list[Case] = [
     Case(
         "missing_file",
@@ -229,9 +337,10 @@ CASES: list[Case] = [
     ),
     Case(
         "semicolons",
-        "`;` as the delimiter",
+        "`;` as the delimiter (read, with a warning)",
         _train_after(_semicolons),
-        ("data/train.csv", "semicolons"),
+        ("data/train.csv", "separated by semicolons", "submission:"),
+        exit_code=0,
     ),
     Case(
         "latin1",
@@ -382,6 +491,93 @@ CASES: list[Case] = [
         ("data/test.csv", "missing required column", "GrLivArea"),
         needs_bundle=True,
     ),
+    Case(
+        "pipes",
+        "`|` as the delimiter",
+        _train_after(_pipes),
+        ("data/train.csv", "pipes", "comma-separated"),
+    ),
+    Case(
+        "pandas_saved_test",
+        "test.csv saved by pandas (\"NA\" levels and \"None\" as empty cells; same predictions)",
+        _predict_with(_pandas_saved("test.csv")),
+        ("submission:",),
+        exit_code=0,
+        needs_bundle=True,
+    ),
+    Case(
+        "spreadsheet_rewrites",
+        "train.csv re-saved by a spreadsheet: BOM, header case and spaces, padding, \"8,450\", \"2.08500E+05\"",
+        _train_after(_spreadsheet_rewrites),
+        ("data/train.csv", "byte-order mark", "'Year Built' as 'YearBuilt'", "'grlivarea' as 'GrLivArea'",
+         "padding spaces removed", "thousands separators removed", "exponent notation read", "submission:"),
+        exit_code=0,
+    ),
+    Case(
+        "unknown_level",
+        "a quality level that is not on its scale (KitchenQual \"Excellent\")",
+        _predict_with(lambda ws: edit_frame(ws, "test.csv", set_cells("KitchenQual", [2], "Excellent"))),
+        ("data/test.csv", "'KitchenQual'", "row 4", "'Excellent'", "submission:"),
+        exit_code=0,
+        needs_bundle=True,
+    ),
+    Case(
+        "impossible_values",
+        "impossible values (a garage built in 2207, a negative porch area)",
+        _info_after(lambda ws: (edit_frame(ws, "test.csv", set_cells("GarageYrBlt", [0], "2207")),
+                                edit_frame(ws, "train.csv", set_cells("OpenPorchSF", [5], "-40")))),
+        ("impossible or contradictory values turned into missing, with a flag (train+test): 2 (GarageYrBlt 1, "
+         "OpenPorchSF 1)",),
+        exit_code=0,
+    ),
+    Case(
+        "kaggle_zip",
+        "only the Kaggle zip in the folder",
+        _train_after(_only_kaggle_zip),
+        ("house-prices-advanced-regression-techniques.zip", "submission:"),
+        exit_code=0,
+    ),
+    Case(
+        "csv_gz",
+        "train.csv.gz and test.csv.gz instead of CSVs",
+        _train_after(_gzipped(("train.csv", "test.csv"), ".gz")),
+        ("data/train.csv.gz", "submission:"),
+        exit_code=0,
+    ),
+    Case(
+        "gzip_named_csv",
+        "a gzip file named train.csv",
+        _train_after(_gzipped(("train.csv",), "")),
+        ("data/train.csv is gzip-compressed", "submission:"),
+        exit_code=0,
+    ),
+    Case(
+        "damaged_gzip",
+        "a gzip file cut short",
+        _train_after(_damaged_gzip),
+        ("data/train.csv is gzip-compressed but could not be decompressed",),
+    ),
+    Case(
+        "no_competition_files",
+        "a folder without the competition's files",
+        _train_after(_only_other_files),
+        ("data/train.csv", "not found", "holds: sample_submission.csv, train.xlsx"),
+    ),
+    Case(
+        "excel_dates",
+        "California dates saved by Excel (M/D/YYYY)",
+        _california(_excel_dates, ["data", "info"]),
+        ("data/train.csv", "dates read as M/D/YYYY", "Listed On",
+         "unparsable values turned into missing (train+test): 0"),
+        exit_code=0,
+    ),
+    Case(
+        "bad_dates",
+        "California test dates that do not parse",
+        _california(_bad_dates, ["train"], ("--folds", "2", *FAST)),
+        ("data/test.csv", "'Listed On'", "rows 3, 6", "'31/31/2020'", "submission:"),
+        exit_code=0,
+    ),
 ]
 
 
@@ -406,9 +602,10 @@ class Outcome:
         errors = [ln for ln in lines if ln.startswith("Error:")]
         if errors:
             return errors[0]
-        shown = [ln for ln in lines if ln.startswith(("Warning:", "UserWarning:", "unparsable"))]
+        shown = [ln for ln in lines if ln.startswith(("Warning:", "UserWarning:", "unparsable", "impossible"))]
         if any(f.startswith("submissions/") for f in self.new_files):
-            shown.append("(submission and bundle written)")
+            bundle = any(f.startswith("models/") for f in self.new_files)
+            shown.append("(submission and bundle written)" if bundle else "(submission written)")
         return " / ".join(shown)
 
 

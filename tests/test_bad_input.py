@@ -58,3 +58,17 @@ def test_unparsable_values_are_logged_to_mlflow(kit: Kit, tmp_path: Path) -> Non
     client = MlflowClient(tracking_uri=f"sqlite:///{ws / 'mlflow_runs' / 'mlflow.db'}")
     metrics = client.get_run(run_id).data.metrics
     assert metrics["unparsable.LotArea"] == 3
+
+
+def test_pandas_saved_test_csv_predicts_the_same(kit: Kit, tmp_path: Path) -> None:
+    """pd.read_csv + to_csv empties every "NA" level and MasVnrType's "None": the submission must not change."""
+    from tests.bad_inputs import _pandas_saved, predict_args
+
+    ws = kit.workspace(tmp_path / "ws", with_bundle=True)
+    before = invoke([*predict_args(), "--out", "original.csv"], ws)
+    assert before.exit_code == 0, before.output
+    _pandas_saved("test.csv")(ws)
+    assert ",," in (ws / "data" / "test.csv").read_text()
+    after = invoke([*predict_args(), "--out", "pandas.csv"], ws)
+    assert after.exit_code == 0, after.output
+    assert (ws / "original.csv").read_bytes() == (ws / "pandas.csv").read_bytes()

@@ -47,6 +47,9 @@ class Prepared:
 
     frame: pl.DataFrame
     unparsable: dict[str, int] = field(default_factory=dict)
+    impossible: dict[str, int] = field(default_factory=dict)
+    """Values present but impossible or contradicting other columns of the row, made missing (and
+    flagged), per raw column. Not counted in `unparsable`."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,11 @@ class CompetitionSpec:
     """Raw strings that mean 'missing' in every column. Pinned so pandas/polars versions agree."""
     numeric_missing_tokens: tuple[str, ...] = ("", "NA")
     """Raw strings that mean 'missing' in numeric columns (not counted as unparsable)."""
+    date_columns: tuple[str, ...] = ()
+    """Text columns holding dates: read in the format each column is written in and handed to
+    `prepare` as ISO "YYYY-MM-DD" text (`competition.normalize.normalize_dates`)."""
+    levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Known text levels per column; other values are warned about and counted at load."""
     time_order_column: str | None = None
     """Column whose ascending order is sale order (None: no time order)."""
     default_split: Literal["kfold", "time", "holdout"] = "kfold"

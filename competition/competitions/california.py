@@ -471,7 +471,9 @@ def prepare(raw: pl.DataFrame) -> Prepared:
         pl.col("_zip_bad").sum().alias("Zip"),
     ).row(0, named=True)
     unparsable = {col: int(n) for col, n in bad.items() if n}
-    return Prepared(frame=work.select(SPEC_FEATURES.all_columns()), unparsable=unparsable)
+    out_of_bounds = raw.select(*[_bounded(col, low, high)[1].sum().alias(col) for col, low, high, _ in BOUNDS])
+    impossible = {col: int(n) for col, n in out_of_bounds.row(0, named=True).items() if n}
+    return Prepared(frame=work.select(SPEC_FEATURES.all_columns()), unparsable=unparsable, impossible=impossible)
 
 
 SPEC_FEATURES = FeatureSpec(
@@ -495,6 +497,8 @@ SPEC = CompetitionSpec(
     # Only the empty field is missing at load: the literal "None" reaches `prepare` as text (§5-1).
     missing_tokens=("",),
     numeric_missing_tokens=("", "NA", "NaN", "nan", "None"),
+    # ISO in Kaggle's files (§3); read in whatever single format a spreadsheet rewrote each column to.
+    date_columns=("Listed On", "Last Sold On"),
     # A higher Id is a later sale, and test follows train in time (§4).
     time_order_column="Id",
     default_split="time",

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from competition.diagnose import figures
-from competition.diagnose.common import Section, f4, judge, paired_gap, pct, table
+from competition.diagnose.common import Section, f4, judge, paired_gap, pct, table, undecided_hint
 from competition.diagnose.context import DiagnoseContext, Variant
 
 
@@ -59,7 +59,7 @@ def run(ctx: DiagnoseContext, out: Path) -> Section:
     )
     valids = [p[2].oof_valid for p in points]
     spread = (max(valids) - min(valids)) / min(valids)
-    noise = ctx.settings.noise_z
+    alpha = ctx.settings.alpha
     if best_v == d:
         side = "at"
         verdict = (
@@ -79,15 +79,15 @@ def run(ctx: DiagnoseContext, out: Path) -> Section:
             f"on the {reading}"
         )
         rel = gap.diff / best_r.oof_valid
-        kind = judge(gap, best_r.oof_valid, noise, ctx.settings.min_gain)
+        kind = judge(gap, best_r.oof_valid, alpha, ctx.settings.min_gain)
         if kind == "real":
-            verdict += f" (the default is {gap.diff:.4f} worse, {abs(gap.z):.1f} standard errors across folds)."
+            verdict += f" (the default is {gap.diff:.4f} worse: {gap.describe()}, below {alpha:g})."
         elif kind == "negligible":
             verdict += f" — but only {gap.diff:.4f} ({pct(rel)}) apart: the default is effectively at the minimum."
         else:
             verdict += (
-                f" — the default is {gap.diff:.4f} ({pct(rel)}) worse, but with {len(default_r.fold_valid)} folds "
-                f"that is {abs(gap.z):.1f} standard errors, not clearly beyond noise: treat it as a hint."
+                f" — the default is {gap.diff:.4f} ({pct(rel)}) worse, but {gap.describe()}: not beyond fold noise "
+                f"at {alpha:g}, treat it as a hint." + undecided_hint(gap, ctx.settings.repeats, ctx.split)
             )
     if spread < 0.02:
         verdict += f" Size barely matters here: every setting is within {pct(spread)} of the best."
@@ -101,6 +101,9 @@ def run(ctx: DiagnoseContext, out: Path) -> Section:
         "",
         f"From the smallest to the largest model training error changes by {-train_drop:+.4f} while validation "
         f"error changes by {points[-1][2].oof_valid - points[0][2].oof_valid:+.4f}.",
+        "",
+        f"Default vs minimum: {gap.describe()} (Nadeau & Bengio's corrected resampled t-test, which widens the "
+        "variance for folds that share training rows; Machine Learning 52, 2003).",
     ]
     return Section(
         key="capacity",
@@ -115,7 +118,9 @@ def run(ctx: DiagnoseContext, out: Path) -> Section:
             "default_params": float(default_params),
             "default_valid": default_r.oof_valid,
             "default_minus_best": gap.diff,
-            "default_minus_best_z": gap.z,
+            "default_minus_best_t": gap.t,
+            "default_minus_best_p": gap.p,
+            "default_minus_best_df": float(gap.df),
         },
         data={
             "points": [

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from scipy import stats
 
 from competition.diagnose.context import VariantResult
 
@@ -34,31 +35,80 @@ class Section:
 
 @dataclass(frozen=True)
 class Gap:
-    """Paired per-fold comparison of two settings: b minus a, on validation log-RMSE."""
+    """Paired per-fold comparison of two settings, b minus a, on validation log-RMSE, with the corrected
+    resampled t-test of Nadeau & Bengio (see `corrected_paired_t`)."""
 
     diff: float
-    se: float
-    z: float
+    """Difference of the pooled out-of-fold scores (b - a), as `comp train` scores."""
+    t: float
+    """Corrected paired t statistic of the per-fold differences."""
+    df: int
+    """Degrees of freedom: folds (all repeats) minus one."""
+    p: float
+    """Two-sided p-value (Student t with `df` degrees of freedom); 1.0 when there is nothing to test."""
+    n_folds: int
 
-    def beyond(self, z_needed: float) -> bool:
-        return abs(self.z) >= z_needed
+    def decided(self, alpha: float) -> bool:
+        """Whether the gap is beyond fold noise at level `alpha`."""
+        return self.p < alpha
+
+    def describe(self) -> str:
+        """'corrected paired t = 2.10, p = 0.17 over 3 folds (2 degrees of freedom)'."""
+        return (f"corrected paired t = {self.t:.2f}, p = {self.p:.2g} over {self.n_folds} folds "
+                f"({self.df} degree{'s' if self.df != 1 else ''} of freedom)")
 
 
-def judge(gap: Gap, reference: float, z_needed: float, min_gain: float) -> Literal["negligible", "noise", "real"]:
-    """Whether a gap matters: too small to care about, not beyond fold noise, or real."""
+def corrected_paired_t(d: np.ndarray, test_train_ratio: float) -> tuple[float, int, float]:
+    """(t, degrees of freedom, two-sided p) of the corrected resampled t-test on per-fold differences `d`.
+
+    Nadeau, C. and Bengio, Y. (2003), "Inference for the Generalization Error", Machine Learning 52,
+    239-281: when the J folds' training sets overlap, the per-fold differences are correlated and the
+    plain paired t-test (variance s²/J) is far too liberal. Their corrected variance is
+    (1/J + n_test/n_train) · s², with s² the sample variance of `d` (ddof 1) and n_test/n_train the ratio
+    of validation to training rows per fold (1/(k-1) for k-fold; Bouckaert and Frank (2004) use it the
+    same way for repeated k-fold). The statistic has J - 1 degrees of freedom; the p-value is scipy's
+    Student t survival function. Zero variance gives t = ±inf (p = 0) unless the mean is 0 (p = 1)."""
+    d = np.asarray(d, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    n = len(d)
+    if n < 2:
+        return float("nan"), 0, 1.0
+    mean, var = float(d.mean()), float(d.var(ddof=1))
+    if var == 0.0:
+        return (0.0, n - 1, 1.0) if mean == 0.0 else (float(np.copysign(np.inf, mean)), n - 1, 0.0)
+    t = mean / np.sqrt((1.0 / n + test_train_ratio) * var)
+    return float(t), n - 1, float(2.0 * stats.t.sf(abs(t), df=n - 1))
+
+
+def judge(gap: Gap, reference: float, alpha: float, min_gain: float) -> Literal["negligible", "noise", "real"]:
+    """Whether a gap matters: too small to care about, not beyond fold noise (p >= alpha), or real."""
     if abs(gap.diff) < min_gain * reference:
         return "negligible"
-    return "real" if gap.beyond(z_needed) else "noise"
+    return "real" if gap.decided(alpha) else "noise"
+
+
+def test_train_ratio(result: VariantResult) -> float:
+    """Mean validation-to-training row ratio over the folds a result was scored on."""
+    ratios = {m.fold: len(m.valid_idx) / max(len(m.train_idx), 1) for m in result.members}
+    return float(np.mean(list(ratios.values()))) if ratios else 0.0
 
 
 def paired_gap(a: VariantResult, b: VariantResult) -> Gap:
-    """Folds are shared, so fold-to-fold difficulty cancels; the spread of the per-fold
+    """Folds are shared, so fold-to-fold difficulty cancels; the corrected paired t-test of the per-fold
     differences says whether a gap is more than training noise."""
     d = np.asarray(b.fold_valid) - np.asarray(a.fold_valid)
-    diff = float(b.oof_valid - a.oof_valid)
-    se = float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
-    z = diff / se if se > 0 else (float("inf") if diff != 0 else 0.0)
-    return Gap(diff=diff, se=se, z=z)
+    t, df, p = corrected_paired_t(d, test_train_ratio(a))
+    return Gap(diff=float(b.oof_valid - a.oof_valid), t=t, df=df, p=p, n_folds=len(d))
+
+
+def undecided_hint(gap: Gap, settings_repeats: int, split: str) -> str:
+    """What to run when the folds cannot decide: repeated shuffled k-fold (more degrees of freedom)."""
+    if split != "kfold":
+        return ""
+    k = gap.n_folds // max(settings_repeats, 1)
+    repeats = max(3, settings_repeats * 2)
+    return (f" To decide, repeat the cross-validation: --set diagnose.repeats={repeats} "
+            f"({repeats} × {k} folds, {repeats * k - 1} degrees of freedom).")
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:

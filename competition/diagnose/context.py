@@ -146,6 +146,13 @@ class DiagnoseContext:
                 # Forward-only folds over a random order: time folds' sizes without the time order.
                 key = np.random.default_rng(seed).permutation(self.n_rows)
                 folds = make_folds("time", self.n_rows, self.settings.folds, seed, key)
+            elif split == "kfold":
+                # Repeated k-fold: a new shuffle per repeat, so the paired tests get repeats x folds differences.
+                folds = [
+                    fold
+                    for r in range(self.settings.repeats)
+                    for fold in make_folds(split, self.n_rows, self.settings.folds, seed + r, self.order_key)
+                ]
             else:
                 folds = make_folds(split, self.n_rows, self.settings.folds, seed, self.order_key)
             mats, _ = build_fold_matrices(self.spec, self.config, self.train_frame, self.test_frame, self.y_log, folds)
@@ -231,6 +238,8 @@ class DiagnoseContext:
         n_folds = len(mats.folds)
         total = np.zeros(self.n_rows)
         count = np.zeros(self.n_rows)
+        fold_total = [np.zeros(len(f.valid)) for f in mats.folds]
+        fold_count = np.zeros(n_folds)
         train_sq = np.zeros(n_folds)
         train_n = np.zeros(n_folds)
         for m, j in zip(members, idx, strict=True):
@@ -242,17 +251,23 @@ class DiagnoseContext:
             nv = len(m.valid_idx)
             total[m.valid_idx] += pred[:nv]
             count[m.valid_idx] += 1
+            fold_total[m.fold] += pred[:nv]
+            fold_count[m.fold] += 1
             train_sq[m.fold] += float(np.sum((pred[nv:] - self.y_log[m.train_idx]) ** 2))
             train_n[m.fold] += len(m.train_idx)
         seen = count > 0
         oof = np.full(self.n_rows, np.nan)
         oof[seen] = total[seen] / count[seen]
-        fold_valid = np.array([log_rmse_from_logs(oof[f.valid], self.y_log[f.valid]) for f in mats.folds])
+        # Each fold scored on its own members' predictions (with repeats a row is validated once per repeat).
+        fold_valid = np.array(
+            [log_rmse_from_logs(fold_total[i] / max(fold_count[i], 1), self.y_log[f.valid])
+             for i, f in enumerate(mats.folds)]
+        )
         return VariantResult(
             variant=v,
             fold_train=np.sqrt(train_sq / np.maximum(train_n, 1)),
             fold_valid=fold_valid,
-            oof_valid=log_rmse_from_logs(oof[seen], self.y_log[seen]),
+            oof_valid=self._pooled_per_repeat(fold_total, fold_count, mats),
             oof=oof,
             train=float(np.sqrt(train_sq.sum() / max(train_n.sum(), 1))),
             best_epoch=trained.best_epoch[idx],
@@ -260,12 +275,27 @@ class DiagnoseContext:
             members=members,
         )
 
+    def _pooled_per_repeat(self, fold_total: list[np.ndarray], fold_count: np.ndarray, mats: SplitMatrices) -> float:
+        """Pooled out-of-fold log-RMSE of each repeat's folds (as `comp train` scores one CV), averaged over
+        repeats; with one repeat, the pooled score over every validated row."""
+        per_repeat: dict[int, list[int]] = {}
+        folds_per_repeat = self.settings.folds if len(mats.folds) > self.settings.folds else len(mats.folds)
+        for i in range(len(mats.folds)):
+            per_repeat.setdefault(i // max(folds_per_repeat, 1), []).append(i)
+        scores = []
+        for folds in per_repeat.values():
+            pred = np.concatenate([fold_total[i] / max(fold_count[i], 1) for i in folds if fold_count[i]])
+            rows = np.concatenate([mats.folds[i].valid for i in folds if fold_count[i]])
+            scores.append(log_rmse_from_logs(pred, self.y_log[rows]))
+        return float(np.mean(scores))
+
     def mean_predictor(self, split: str | None = None) -> tuple[float, np.ndarray]:
         """OOF log-RMSE (and per fold) of predicting each fold's training-part mean log target."""
         mats = self.matrices(split)
-        oof = np.full(self.n_rows, np.nan)
-        for m in self.base_members(split)[:: self.settings.seeds]:
-            oof[m.valid_idx] = self.y_log[m.train_idx].mean()
-        seen = np.isfinite(oof)
-        per_fold = np.array([log_rmse_from_logs(oof[f.valid], self.y_log[f.valid]) for f in mats.folds])
-        return log_rmse_from_logs(oof[seen], self.y_log[seen]), per_fold
+        members = self.base_members(split)[:: self.settings.seeds]
+        fold_total = [np.full(len(m.valid_idx), self.y_log[m.train_idx].mean()) for m in members]
+        fold_count = np.ones(len(members))
+        per_fold = np.array(
+            [log_rmse_from_logs(p, self.y_log[m.valid_idx]) for p, m in zip(fold_total, members, strict=True)]
+        )
+        return self._pooled_per_repeat(fold_total, fold_count, mats), per_fold

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from competition.diagnose import figures
-from competition.diagnose.common import Gap, Section, f4, fmt_value, judge, paired_gap, pct, table
+from competition.diagnose.common import Gap, Section, f4, fmt_value, judge, paired_gap, pct, table, undecided_hint
 from competition.diagnose.context import DiagnoseContext, Variant, VariantResult
 
 KNOBS = (
@@ -31,7 +31,7 @@ def plan(ctx: DiagnoseContext) -> tuple[list[Variant], list[Variant]]:
     return [v for _, attr, setting, _ in KNOBS for v in sweep(ctx, attr, setting)], []
 
 
-def _reading(name: str, attr: str, d: Variant, best: Variant, gap: Gap, kind: str, reference: float) -> str:
+def _reading(name: str, attr: str, d: Variant, best: Variant, gap: Gap, kind: str, reference: float, hint: str) -> str:
     dv, bv = getattr(d, attr), getattr(best, attr)
     if bv == dv:
         return f"{name}: the default {fmt_value(dv)} is the best value tried."
@@ -45,13 +45,13 @@ def _reading(name: str, attr: str, d: Variant, best: Variant, gap: Gap, kind: st
     if kind == "negligible":
         return f"{head}, only {size} apart — no real difference."
     if kind == "noise":
-        return f"{head}: {way} looks better by {size}, but within fold noise ({abs(gap.z):.1f} SE)."
-    return f"{head}: {way} helps, by {size}, {abs(gap.z):.1f} SE beyond fold noise."
+        return f"{head}: {way} looks better by {size}, but within fold noise ({gap.describe()}).{hint}"
+    return f"{head}: {way} helps, by {size}, beyond fold noise ({gap.describe()})."
 
 
 def run(ctx: DiagnoseContext, out: Path) -> Section:
     d = ctx.default
-    noise = ctx.settings.noise_z
+    alpha = ctx.settings.alpha
     panels, readings, body, metrics, data = [], [], [], {}, {}
     status = "ok"
     default_r = ctx.evaluate([d])[d]
@@ -60,8 +60,9 @@ def run(ctx: DiagnoseContext, out: Path) -> Section:
         results: dict[Variant, VariantResult] = ctx.evaluate(variants)
         best = min(variants, key=lambda v: results[v].oof_valid)
         gap = paired_gap(results[best], default_r)
-        kind = judge(gap, results[best].oof_valid, noise, ctx.settings.min_gain)
-        readings.append(_reading(name, attr, d, best, gap, kind, results[best].oof_valid))
+        kind = judge(gap, results[best].oof_valid, alpha, ctx.settings.min_gain)
+        hint = undecided_hint(gap, ctx.settings.repeats, ctx.split)
+        readings.append(_reading(name, attr, d, best, gap, kind, results[best].oof_valid, hint))
         if best != d and kind == "real":
             status = "warn"
         values = [getattr(v, attr) for v in variants]
@@ -92,6 +93,7 @@ def run(ctx: DiagnoseContext, out: Path) -> Section:
         metrics[f"best_{key}"] = float(getattr(best, attr))
         metrics[f"best_{key}_valid"] = results[best].oof_valid
         metrics[f"default_{key}_minus_best"] = gap.diff
+        metrics[f"default_{key}_minus_best_p"] = gap.p
         data[attr] = {
             "values": [float(x) for x in values],
             "valid": [results[v].oof_valid for v in variants],
@@ -108,8 +110,11 @@ def run(ctx: DiagnoseContext, out: Path) -> Section:
     intro = [
         f"Each knob is varied alone around the default ({d.depth}×{d.hidden}, weight decay {d.weight_decay:g}, "
         f"dropout {d.dropout:g}, batch {d.batch_size}). Weight decay is AdamW's decoupled decay "
-        "(multiplied by the learning rate each step). SE = standard error of the paired per-fold gap; "
-        f"gaps under {pct(ctx.settings.min_gain)} of the error are called negligible.",
+        "(multiplied by the learning rate each step). A gap is beyond fold noise when Nadeau & Bengio's corrected "
+        "resampled t-test of the per-fold gaps (Machine Learning 52, 2003: the variance is widened because folds "
+        f"share training rows) gives p < {alpha:g}, with {len(ctx.matrices().folds) - 1} degrees of freedom "
+        f"({len(ctx.matrices().folds)} folds); gaps under {pct(ctx.settings.min_gain)} of the error are called "
+        "negligible.",
         "",
     ]
     return Section(

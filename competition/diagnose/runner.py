@@ -177,12 +177,21 @@ def _header(
         f"{ctx.n_rows} training rows.",
         f"- Model under diagnosis: MLP {d.depth}×{d.hidden}, {config.mlp.activation}, lr {d.lr:g}, weight decay "
         f"{d.weight_decay:g}, dropout {d.dropout:g}, batch {d.batch_size}.",
-        f"- Validation: {ctx.split}, {settings.folds} folds × {settings.seeds} seed(s); diagnostic runs stop at "
+        f"- Validation: {ctx.split}, {len(ctx.matrices().folds)} folds ({_repeats(ctx)}) × {settings.seeds} "
+        f"seed(s); settings are compared by Nadeau & Bengio's corrected paired t-test at p < {settings.alpha:g} "
+        f"with {len(ctx.matrices().folds) - 1} degrees of freedom; diagnostic runs stop at "
         f"{ctx.max_epochs} epochs with patience {ctx.mlp.patience} (the learning-rate schedule keeps "
         f"mlp.epochs={config.mlp.epochs}), so numbers can differ slightly from `comp train`.",
         f"- Compute: {device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch "
         f"threads); {ctx.trained_members} networks trained; wall time {seconds:.0f} s.",
     ]
+
+
+def _repeats(ctx: DiagnoseContext) -> str:
+    k, r = ctx.settings.folds, ctx.settings.repeats
+    if ctx.split == "kfold" and r > 1:
+        return f"{r} repeats of {k}-fold, each reshuffled"
+    return f"one {k}-fold pass" if ctx.split == "kfold" else "time-ordered, repeats do not apply"
 
 
 def _log(

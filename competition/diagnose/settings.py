@@ -39,8 +39,12 @@ class DiagnoseSettings:
     sanity_epochs: int = 300
     sanity_max_ratio: float = 0.1
     """The one-batch overfit passes when its RMSE falls below this share of the batch's target std."""
-    noise_z: float = 2.0
-    """Two settings differ 'beyond noise' when their paired per-fold gap exceeds this many standard errors."""
+    alpha: float = 0.05
+    """Two settings differ 'beyond noise' when the corrected resampled t-test (Nadeau & Bengio 2003) of
+    their per-fold gaps has a two-sided p-value below this."""
+    repeats: int = 1
+    """Repeats of shuffled k-fold (new shuffle each): repeats × folds paired differences for the tests.
+    Time-ordered folds are the same on every repeat, so there it stays 1."""
     min_gain: float = 0.01
     """Gaps in CV error smaller than this share of the error are called negligible, whatever the noise."""
     max_train_rows: int = 0
@@ -92,6 +96,10 @@ def build_settings(*layers: dict[str, Any]) -> DiagnoseSettings:
     settings = dataclasses.replace(defaults, **values)
     if settings.folds < 2:
         raise CompError(f"diagnose.folds must be at least 2; got {settings.folds}.")
+    if not 0.0 < settings.alpha < 1.0:
+        raise CompError(f"diagnose.alpha must be between 0 and 1; got {settings.alpha}.")
+    if settings.repeats < 1:
+        raise CompError(f"diagnose.repeats must be at least 1; got {settings.repeats}.")
     if min(settings.seeds, settings.max_epochs, settings.random_label_epochs, settings.sanity_epochs) < 1:
         raise CompError("diagnose.seeds, max_epochs, random_label_epochs and sanity_epochs must be at least 1.")
     return settings
