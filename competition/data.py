@@ -250,6 +250,22 @@ def read_table(path: Path, spec: CompetitionSpec, expected: list[str], what: str
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CompError(f"{label} could not be parsed as CSV: {first[:200]}") from exc
+    frame, extras, unparsable = check_raw_frame(frame, spec, expected, label, sep, norm)
+    return RawTable(frame, extras, raw, label, unparsable)
+
+
+def check_raw_frame(
+    frame: pl.DataFrame,
+    spec: CompetitionSpec,
+    expected: list[str],
+    label: str,
+    sep: str = ",",
+    norm: Normalized | None = None,
+) -> tuple[pl.DataFrame, list[str], dict[str, int]]:
+    """Check and normalize a frame of text columns: a CSV read by `read_table`, or rows handed to
+    the Python API or the MLflow model (`competition.rows`). Returns (expected columns, extra
+    column names, date values that did not parse per column)."""
+    norm = norm if norm is not None else Normalized()
     frame.columns = match_header(frame.columns, expected, norm)
     _check_header(frame.columns, expected, spec, label)
     extras = [c for c in frame.columns if c not in set(expected)]
@@ -260,8 +276,8 @@ def read_table(path: Path, spec: CompetitionSpec, expected: list[str], what: str
     frame, unparsable = _read_dates(frame, spec, label, norm)
     message = norm.message(label)
     if message:
-        warnings.warn(message, stacklevel=3)
-    return RawTable(frame, extras, raw, label, unparsable)
+        warnings.warn(message, stacklevel=4)
+    return frame, extras, unparsable
 
 
 def _read_dates(

@@ -49,6 +49,9 @@ class TrainOutcome:
     submission: Path
     bundle: Path
     timings: dict[str, float] = field(default_factory=dict)
+    model_uri: str | None = None
+    """The run's MLflow pyfunc model (`models:/<model_id>`)."""
+    registered_version: str | None = None
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -116,8 +119,8 @@ def log_family_folds(logger: RunLogger, parent: str, result: TrainingResult, plo
             for rank, j in enumerate(idx):
                 suffix = "" if rank == 0 else f"_seed{rank}"
                 hist = fam.result.history[j]
-                points += [(f"train_log_rmse{suffix}", v, e) for e, v in enumerate(hist.get("train", []))]
-                points += [(f"valid_log_rmse{suffix}", v, e) for e, v in enumerate(hist.get("valid", []))]
+                points += [(f"log_rmse/train{suffix}", v, e) for e, v in enumerate(hist.get("train", []))]
+                points += [(f"log_rmse/valid{suffix}", v, e) for e, v in enumerate(hist.get("valid", []))]
             points.append(("fold_log_rmse", fam.fold_scores[f], 0))
             points.append(("best_iteration", float(np.mean([fam.result.best_iteration[j] for j in idx])), 0))
             points.append(("n_train_rows", len(fam.members[idx[0]].train_idx), 0))
@@ -175,18 +178,25 @@ def train(
     progress: Any | None = None,
     data: CompetitionData | None = None,
     resume: str | None = None,
+    register: str | None = None,
+    source: str = "comp train",
 ) -> TrainOutcome:
     """Train, track, bundle and submit one run (or continue the interrupted run `resume`, a full id).
+    The bundle is also logged as the run's MLflow pyfunc model, registered as `register` when
+    given; `source` names the entry point in the run's tags.
 
     Raises CompError (bad input), EnvironmentFailure (disk, memory, tracking server), or
     RunInterrupted (Ctrl-C/SIGTERM/SIGHUP; the run is marked KILLED)."""
+    from competition import run_labels
+    from competition.mlflow_model import log_run_model
+
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if data is None:
         data = load_competition(spec, data_dir)
     timings["load"] = time.perf_counter() - t0
     device = resolve_device(config.run.device, config.run.threads)
-    _, folds = folds_for(data, config)  # refuse impossible fold settings before an MLflow run exists
+    split, folds = folds_for(data, config)  # refuse impossible fold settings before an MLflow run exists
     check_memory(data, config, len(folds), device)
 
     t0 = time.perf_counter()
@@ -200,12 +210,22 @@ def train(
         "git_commit": git_commit(),
         "data_digest": data.digest,
         "device": device,
+        **run_labels.source_tags(source, git_commit()),
     }
     if "mlp" in config.run.families:
         # what mlp.precision=auto resolved to on this machine
         dtype = compute_dtype(config.mlp.precision, torch.device(device))
         tags["mlp_compute_dtype"] = str(dtype).removeprefix("torch.")
-    parent = logger.start(run_name, tags) if resume is None else resume
+    if resume is None:
+        n_rows = data.train.height
+        name = run_name or run_labels.run_name(config, split, len(folds), n_rows)
+        tags["mlflow.note.content"] = run_labels.started_description(spec.name, config, split, len(folds), n_rows)
+        if run_name is None:
+            tags[run_labels.AUTO_NAME_TAG] = name
+        parent = logger.start(name, tags)
+        logger.client.log_inputs(parent, datasets=run_labels.dataset_inputs(data, data_dir))
+    else:
+        parent = resume
     checkpoint = Checkpoint(partial_dir(workspace, spec.name, parent))
     lock = RunLock(checkpoint.folder, parent)
     if resume is not None:
@@ -264,6 +284,16 @@ def train(
             summary = parent_summary(result)
             summary.update({f"seconds.{k}": v for k, v in timings.items()})
             logger.metrics(parent, summary)
+            logger.tags(parent, {"mlflow.note.content": run_labels.description(spec.name, result, sub_path)})
+            auto_name = logger.client.get_run(parent).data.tags.get(run_labels.AUTO_NAME_TAG)
+            if auto_name:  # a name comp chose gets the score, so the runs table shows it without opening a run
+                logger.client.update_run(parent, name=run_labels.finished_name(auto_name, result.oof_score))
+            t0 = time.perf_counter()
+            doing = "log the run's MLflow model"
+            model_uri, version = log_run_model(uri, parent, bundle_dir, spec, data.test, register)
+            timings["mlflow_model"] = time.perf_counter() - t0
+            logger.metrics(parent, {"seconds.mlflow_model": timings["mlflow_model"]})
+            logger.tags(parent, {"model_uri": model_uri})
         shutil.rmtree(checkpoint.folder, ignore_errors=True)  # complete: its pieces are in the bundle
         with contextlib.suppress(OSError):
             checkpoint.folder.parent.rmdir()  # only when no other run has checkpoints there
@@ -282,7 +312,8 @@ def train(
         raise
     finally:
         lock.release()  # after the checkpoint folder is gone: a waiting --resume then finds nothing to do
-    return TrainOutcome(run_id=parent, result=result, submission=sub_path, bundle=bundle_dir, timings=timings)
+    return TrainOutcome(run_id=parent, result=result, submission=sub_path, bundle=bundle_dir, timings=timings,
+                        model_uri=model_uri, registered_version=version)
 
 
 def _status(logger: RunLogger, run_id: str) -> str | None:

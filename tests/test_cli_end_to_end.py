@@ -82,7 +82,7 @@ def test_house_prices_mlp_end_to_end(workspace: Path, hp_data_dir: Path) -> None
     assert parent.data.params["mlp.hidden"] == "32"
     folds = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == info["run_id"]]
     assert len(folds) == 3
-    history = client.get_metric_history(folds[0].info.run_id, "valid_log_rmse")
+    history = client.get_metric_history(folds[0].info.run_id, "log_rmse/valid")
     assert len(history) >= 2 and [m.step for m in history] == list(range(len(history)))
     artifacts = {a.path for a in client.list_artifacts(info["run_id"])}
     assert {"bundle", "plots", "submission"} <= artifacts

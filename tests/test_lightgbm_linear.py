@@ -201,7 +201,7 @@ def test_lightgbm_end_to_end(workspace: Path, hp_data_dir: Path) -> None:
     runs = client.search_runs([exp.experiment_id])
     folds = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == run_id]
     assert len(folds) == 3
-    history = client.get_metric_history(folds[0].info.run_id, "valid_log_rmse")
+    history = client.get_metric_history(folds[0].info.run_id, "log_rmse/valid")
     assert len(history) >= 2 and [m.step for m in history] == list(range(len(history)))
     plots = {a.path for a in client.list_artifacts(run_id, "plots")}
     assert {"plots/importance_lightgbm.csv", "plots/importance_lightgbm.png"} <= plots

@@ -80,6 +80,16 @@ class CompetitionSpec:
     `prepare` as ISO "YYYY-MM-DD" text (`competition.normalize.normalize_dates`)."""
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Known text levels per column; other values are warned about and counted at load."""
+    missing_written_as: str | None = None
+    """The text the competition's files write in every empty or 'none' cell of a text column, when
+    they write one (House Prices: "NA", its files have no empty cells). A missing value in a
+    DataFrame of new rows (pandas' defaults read "NA" as NaN) is read back as this text; None: as
+    an empty cell."""
+    missing_read_back: dict[str, str] = field(default_factory=dict)
+    """Text columns whose files also hold another word that pandas' defaults read as missing, and
+    that word (House Prices' MasVnrType: "None", its most frequent level, beside 8 "NA" in
+    train.csv and 16 in test.csv). A missing value there is read back as that word, with a
+    warning: the two words cannot be told apart once pandas has read them."""
     time_order_column: str | None = None
     """Column whose ascending order is sale order (None: no time order)."""
     default_split: Literal["kfold", "time", "holdout"] = "kfold"
