@@ -183,7 +183,8 @@ class Run:
 
         Returns (Id, price) as the same kind of DataFrame as `rows` (pandas or polars). The rows are
         checked and parsed as `comp predict` checks and parses test.csv; raises CompError naming the
-        column and rows of anything that does not fit."""
+        column and rows of anything that does not fit (rows numbered as the lines of a CSV file with a
+        header: row 2 is the first row)."""
         from competition.bundle import load_bundle
         from competition.competitions import get_spec
         from competition.devices import resolve_device

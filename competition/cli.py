@@ -225,6 +225,10 @@ def train(
             help="Start from the exact config of an earlier run (its bundle); options given here still override.",
         ),
     ] = None,
+    register: Annotated[
+        str | None,
+        typer.Option("--register", help="Also register the run's MLflow model under this name in the model registry."),
+    ] = None,
 ) -> None:
     """Train with cross-validation, track in MLflow, save a bundle and write a submission."""
     from competition.data import load_competition
@@ -288,6 +292,7 @@ def train(
                     progress=progress,
                     data=data,
                     resume=resume,
+                    register=register,
                 )
     except CompError as exc:
         fail(exc)
@@ -319,6 +324,9 @@ def train(
         f"mean {np.mean(r.fold_scores):.5f} ± {np.std(r.fold_scores):.5f}, OOF [bold]{r.oof_score:.5f}[/]"
     )
     console.print(f"submission: {outcome.submission}")
+    console.print(f"mlflow model: {outcome.model_uri}" + (
+        f" (registered as {register} version {outcome.registered_version})" if outcome.registered_version else ""
+    ), soft_wrap=True, highlight=False)
 
 
 @app.command()

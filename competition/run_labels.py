@@ -1,6 +1,7 @@
 """What makes a `comp train` run self-describing in the MLflow UI.
 
-A run name that says family, split and size (`mlp+lightgbm · kfold5 · 1460 rows`), a
+A run name that says family, split and size (`mlp+lightgbm · kfold5 · 1460 rows`, with
+` · OOF 0.11450` added when the run finishes, so the runs table shows the score), a
 description with the scores (the `mlflow.note.content` tag the UI shows on the run page), the
 data files as run inputs (name, digest, source path: the UI's Dataset column), and source tags
 (entry point, git commit, user: the UI's Source column).
@@ -28,6 +29,15 @@ def run_name(config: RunConfig, split: str, n_folds: int, n_rows: int) -> str:
     """The default run name: families joined by '+', the split with its fold count, training rows."""
     families = "+".join(config.run.families)
     return f"{families} · {split_label(split, n_folds)} · {n_rows} rows"
+
+
+AUTO_NAME_TAG = "comp_auto_name"
+"""Tag holding the run name comp chose (absent when the user named the run)."""
+
+
+def finished_name(auto_name: str, oof_score: float) -> str:
+    """The chosen name of a finished run with its OOF score, e.g. `mlp · kfold5 · 1460 rows · OOF 0.11920`."""
+    return f"{auto_name} · OOF {_score(oof_score)}"
 
 
 def _score(value: float) -> str:
