@@ -1,7 +1,7 @@
 """What makes a `comp train` run self-describing in the MLflow UI.
 
-A run name that says family, split and size (`mlp+lightgbm · kfold5 · 1460 rows`, with
-` · OOF 0.11450` added when the run finishes, so the runs table shows the score), a
+A run name that says family, split and size (`mlp+lightgbm · kfold5 · 1460 rows`, led by
+`OOF 0.11450 · ` once the run finishes, so the runs table shows the score), a
 description with the scores (the `mlflow.note.content` tag the UI shows on the run page), the
 data files as run inputs (name, digest, source path: the UI's Dataset column), and source tags
 (entry point, git commit, user: the UI's Source column).
@@ -36,8 +36,9 @@ AUTO_NAME_TAG = "comp_auto_name"
 
 
 def finished_name(auto_name: str, oof_score: float) -> str:
-    """The chosen name of a finished run with its OOF score, e.g. `mlp · kfold5 · 1460 rows · OOF 0.11920`."""
-    return f"{auto_name} · OOF {_score(oof_score)}"
+    """The chosen name of a finished run led by its OOF score, e.g. `OOF 0.11920 · mlp · kfold5 · 1460 rows`
+    (first, because the runs table's name column shows only the start of a name)."""
+    return f"OOF {_score(oof_score)} · {auto_name}"
 
 
 def _score(value: float) -> str:

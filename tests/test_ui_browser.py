@@ -64,7 +64,7 @@ def test_ui_pages_show_run_name_and_oof_score(workspace: Path, hp_data_dir: Path
 
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow_runs' / 'mlflow.db'}")
     oof = f"{client.get_run(run_id).data.metrics['oof_log_rmse']:.5f}"
-    name = f"mlp · kfold3 · 240 rows · OOF {oof}"
+    name = f"OOF {oof} · mlp · kfold3 · 240 rows"
     assert client.get_run(run_id).info.run_name == name
     experiment = client.get_experiment_by_name("house-prices").experiment_id
 
