@@ -123,10 +123,18 @@ def _check_key(key: str, known: Mapping[str, Any], where: str) -> None:
         )
 
 
+def _check_value(key: str, value: Any, where: str) -> None:
+    """The setting's own type and range checks (`build_config`), with the file named."""
+    try:
+        build_config({key: value})
+    except CompError as exc:
+        raise CompError(f"{where}: {exc}") from None
+
+
 def _parse_entry(key: str, value: Any, default: Any, where: str) -> Param | Any:
     """A space-file value: a table (range or choices) becomes a Param, anything else a fixed value."""
     if not isinstance(value, dict):
-        build_config({key: value})  # the setting's own type and range checks
+        _check_value(key, value, where)
         return value
     allowed = {"low", "high", "log", "choices"}
     extra = sorted(set(value) - allowed)
@@ -139,7 +147,7 @@ def _parse_entry(key: str, value: Any, default: Any, where: str) -> Param | Any:
         if not isinstance(choices, list) or not choices:
             raise CompError(f"{where}: {key} has an empty list of choices: nothing to search.")
         for choice in choices:
-            build_config({key: choice})
+            _check_value(key, choice, where)
         return Param(key, choices=tuple(choices))
     if "low" not in value or "high" not in value:
         raise CompError(f"{where}: {key} needs both low and high (or a list of choices).")
@@ -152,7 +160,7 @@ def _parse_entry(key: str, value: Any, default: Any, where: str) -> Param | Any:
             raise CompError(f"{where}: {key} bounds must be numbers; got {bound!r}.")
         if is_int and not float(bound).is_integer():
             raise CompError(f"{where}: {key} is a whole-number setting; got the bound {bound!r}.")
-        build_config({key: int(bound) if is_int else bound})
+        _check_value(key, int(bound) if is_int else bound, where)
     if not low < high:
         raise CompError(f"{where}: {key} has an empty range (low {low} is not below high {high}).")
     if log and low <= 0:

@@ -17,6 +17,7 @@ folds or settings differ is refused with a message naming what differs.
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,9 @@ from typing import Any
 from competition.errors import CompError
 from competition.paths import Workspace
 
-HEARTBEAT_S = 5
-"""Seconds between a running trial's heartbeats."""
-GRACE_S = 20
+HEARTBEAT_S = max(1, int(os.environ.get("COMP_TUNE_HEARTBEAT_S", "5")))
+"""Seconds between a running trial's heartbeats (environment COMP_TUNE_HEARTBEAT_S, default 5)."""
+GRACE_S = 4 * HEARTBEAT_S
 """A RUNNING trial without a heartbeat for this long belongs to a dead worker: it is failed and retried."""
 CONNECT_TIMEOUT_S = 10
 
@@ -73,14 +74,14 @@ def open_storage(url: str, retries: int = 5) -> Any:
     retried (workers starting together race on it) and, for SQLite files, done under a file lock."""
     import optuna
     import sqlalchemy.exc
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     url = _normalize_url(url)
     kwargs = {
         "engine_kwargs": _engine_kwargs(url),
         "heartbeat_interval": HEARTBEAT_S,
         "grace_period": GRACE_S,
-        "heartbeat_stale_trial_callback": RetryFailedTrialCallback(max_retry=2),
+        "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=2),
     }
     lock = None
     if url.startswith("sqlite:///"):
