@@ -693,7 +693,7 @@ def tune(
             f"{len(r.seeds)} fresh fold seeds")
         console.print(
             f"re-scored on {where}: best {r.best_mean:.5f}, default {r.default_mean:.5f} "
-            f"({100 * (r.default_mean - r.best_mean) / r.default_mean:+.1f}% better than default)"
+            f"(tuned {100 * (r.best_mean - r.default_mean) / r.default_mean:+.1f}% vs default; lower is better)"
         )
     if o.best_run_id is not None:
         note = {True: "reproduces the trial's OOF bit for bit", False: "OOF differs from the trial's",

@@ -68,12 +68,28 @@ def test_bad_space_file_is_refused_with_the_key(tmp_path: Path, text: str, messa
     assert str(tmp_path / "space.toml") in str(err.value)
 
 
+@pytest.fixture(scope="session")
+def mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One MLflow sqlite store for these tests, created once (a new store's migrations take seconds)."""
+    from competition.tracking import client
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('tune_mlflow') / 'mlflow.db'}"
+    client(uri)
+    return uri
+
+
+@pytest.fixture()
+def tracked(workspace: Path, mlflow_db: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_db)
+    return workspace
+
+
 def _tune(data_dir: Path, *args: str) -> tuple[int, str]:
     result = runner.invoke(app, ["tune", "house-prices", "--data-dir", str(data_dir), *args, *sets_args()])
     return result.exit_code, " ".join(result.output.split())  # rich wraps at the test console's width
 
 
-def test_best_config_reproduces_and_study_continues(hp_data_dir: Path, workspace: Path) -> None:
+def test_best_config_reproduces_and_study_continues(hp_data_dir: Path, tracked: Path) -> None:
     code, out = _tune(hp_data_dir, "--model", "lasso", "--trials", "3", "--rescore-seeds", "1")
     assert code == 0, out
     best = float(re.search(r"search OOF log-RMSE (\d\.\d+)", out).group(1))
@@ -88,11 +104,11 @@ def test_best_config_reproduces_and_study_continues(hp_data_dir: Path, workspace
 
     import optuna
 
-    storage = f"sqlite:///{workspace / 'studies' / 'optuna.db'}"
+    storage = f"sqlite:///{tracked / 'studies' / 'optuna.db'}"
     study = optuna.load_study(study_name="house-prices-lasso", storage=storage)
     assert len(study.trials) == 3
     run_id = study.user_attrs[next(k for k in study.user_attrs if k.startswith("best_run:"))]
-    assert (workspace / "models" / "house-prices" / run_id).is_dir()  # the bundle predict/blend take
+    assert (tracked / "models" / "house-prices" / run_id).is_dir()  # the bundle predict/blend take
 
     code, out = _tune(hp_data_dir, "--model", "lasso", "--trials", "5", "--rescore-seeds", "0", "--no-keep-best")
     assert code == 0, out
@@ -101,7 +117,7 @@ def test_best_config_reproduces_and_study_continues(hp_data_dir: Path, workspace
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
 
 
-def test_study_for_other_data_is_refused(hp_data_dir: Path, workspace: Path, tmp_path: Path) -> None:
+def test_study_for_other_data_is_refused(hp_data_dir: Path, tracked: Path, tmp_path: Path) -> None:
     from competition.synthetic import house_prices
 
     code, out = _tune(hp_data_dir, "--model", "ridge", "--trials", "1", "--rescore-seeds", "0", "--no-keep-best")

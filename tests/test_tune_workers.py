@@ -97,7 +97,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # no job-runner processes
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while True:
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
@@ -135,7 +135,7 @@ def test_two_workers_share_one_study(postgres: str, mlflow_server: str, hp_data_
     args = ["--model", "ridge", "--trials", "10", "--study", "shared", "--storage", storage,
             "--tracking-uri", mlflow_server, *FAST]
     workers = [_worker(hp_data_dir, tmp_path, *args) for _ in range(2)]
-    outputs = [w.communicate(timeout=240)[0] for w in workers]
+    outputs = [w.communicate(timeout=600)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
 
     study = optuna.load_study(study_name="shared", storage=storage.replace("postgresql://", "postgresql+psycopg://"))
@@ -160,7 +160,7 @@ def test_killed_worker_trial_is_failed_and_retried(postgres: str, hp_data_dir: P
     """SIGKILL a worker mid-trial: its heartbeats stop, the next worker fails that trial and retries it,
     and the study still completes its budget; nothing stays RUNNING."""
     import optuna
-    from optuna.storages import RetryFailedTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     storage = _new_database(postgres, "killed")
     env = {"COMP_TUNE_HEARTBEAT_S": "1"}  # a trial without heartbeat for 4 s is stale
@@ -168,7 +168,7 @@ def test_killed_worker_trial_is_failed_and_retried(postgres: str, hp_data_dir: P
             "--set", "mlp.hidden=16", "--set", "mlp.epochs=60", "--set", "mlp.patience=60", *FAST]
     url = optuna.storages.RDBStorage(storage.replace("postgresql://", "postgresql+psycopg://"))
     victim = _worker(hp_data_dir, tmp_path, *args, env=env)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     running = []
     while not running:
         assert victim.poll() is None and time.monotonic() < deadline, "the first worker never started a trial"
@@ -182,18 +182,65 @@ def test_killed_worker_trial_is_failed_and_retried(postgres: str, hp_data_dir: P
     victim.wait()
 
     survivor = _worker(hp_data_dir, tmp_path, *args, env=env)
-    out = survivor.communicate(timeout=240)[0]
+    out = survivor.communicate(timeout=600)[0]
     assert survivor.returncode == 0, out
     trials = optuna.load_study(study_name="killed", storage=url).get_trials()
     states = {t.number: t.state.name for t in trials}
     assert "RUNNING" not in states.values()
     assert states[running[0]] == "FAIL"
     assert sum(s in ("COMPLETE", "PRUNED") for s in states.values()) == 2
-    assert running[0] in [RetryFailedTrialCallback.retried_trial_number(t) for t in trials]
+    assert running[0] in [RetryHeartbeatStaleTrialCallback.retried_trial_number(t) for t in trials]
 
 
 def test_unknown_database_is_a_clear_error(postgres: str, hp_data_dir: Path, tmp_path: Path) -> None:
     worker = _worker(hp_data_dir, tmp_path, "--model", "ridge", "--storage", f"{postgres}/no_such_db", *FAST)
-    out = worker.communicate(timeout=120)[0]
+    out = worker.communicate(timeout=600)[0]
     assert worker.returncode == 2 and "Could not reach the study storage" in out and "no_such_db" in out
     assert "Traceback" not in out
+
+
+def _wait_for_running(study_name: str, url: str, proc: subprocess.Popen, timeout: float = 300) -> list[int]:
+    import optuna
+
+    from competition.tune.study import open_storage
+
+    deadline = time.monotonic() + timeout
+    storage = None
+    while True:
+        assert proc.poll() is None and time.monotonic() < deadline, "the worker never started a trial"
+        time.sleep(0.3)
+        if storage is None:
+            if not Path(url.removeprefix("sqlite:///")).parent.is_dir():
+                continue
+            storage = open_storage(url)  # under the same file lock as the worker's schema creation
+        try:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+        except KeyError:
+            continue
+        running = [t.number for t in study.get_trials() if t.state.name == "RUNNING"]
+        if running:
+            return running
+
+
+def test_ctrl_c_ends_cleanly_and_the_study_continues(hp_data_dir: Path, tmp_path: Path) -> None:
+    """SIGINT mid-trial (the default embedded storage): exit 130, the trial marked FAIL (not RUNNING),
+    and the same command afterwards finishes the study's budget."""
+    import optuna
+
+    args = ["--model", "mlp", "--population", "2", "--trials", "2", "--set", "mlp.hidden=16",
+            "--set", "mlp.epochs=60", "--set", "mlp.patience=60", *FAST]
+    url = f"sqlite:///{tmp_path / 'studies' / 'optuna.db'}"
+    worker = _worker(hp_data_dir, tmp_path, *args)
+    running = _wait_for_running("house-prices-mlp", url, worker)
+    worker.send_signal(signal.SIGINT)
+    out = worker.communicate(timeout=600)[0]
+    assert worker.returncode == 130, out
+    assert "run the same command again to continue the study" in " ".join(out.split())
+    states = {t.number: t.state.name for t in optuna.load_study(study_name="house-prices-mlp", storage=url).trials}
+    assert "RUNNING" not in states.values() and all(states[n] == "FAIL" for n in running)
+
+    again = _worker(hp_data_dir, tmp_path, *args)
+    out = again.communicate(timeout=600)[0]
+    assert again.returncode == 0, out
+    trials = optuna.load_study(study_name="house-prices-mlp", storage=url).trials
+    assert sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) == 2

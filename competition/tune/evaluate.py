@@ -43,11 +43,16 @@ def oof_digest(oof: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(oof, dtype=np.float64).tobytes()).hexdigest()[:16]
 
 
-class Pruned(Exception):
-    """Raised inside a by-fold evaluation when the pruner stops the trial."""
+class TimeUp(Exception):
+    """The study's --timeout passed while trials were training: they end unscored (FAIL)."""
 
 
-def evaluate_by_fold(ctx: TuneContext, config: RunConfig, trial: Any) -> TrialOutcome:
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeUp
+
+
+def evaluate_by_fold(ctx: TuneContext, config: RunConfig, trial: Any, deadline: float | None = None) -> TrialOutcome:
     """Train fold after fold (as `comp train` does for these families), reporting the mean of the
     fold scores so far to the pruner after each fold; pruned trials stop early."""
     start = time.perf_counter()
@@ -57,6 +62,7 @@ def evaluate_by_fold(ctx: TuneContext, config: RunConfig, trial: Any) -> TrialOu
     running: list[float] = []
     reported: list[tuple[int, float]] = []
     for f, fold in enumerate(ctx.folds):
+        _check_deadline(deadline)
         piece = [m for m in members if m.fold == f]
         result = family.fit(ctx.mats, ctx.y_log, piece, config, ctx.device)
         results.append(result)
@@ -89,6 +95,7 @@ def evaluate_population(
     trials: list[Any],
     report_every: int = 5,
     on_epoch: Callable[[int, int], None] | None = None,
+    deadline: float | None = None,
 ) -> list[TrialOutcome]:
     """Train K MLP trials as members of one batched network (K x folds x seeds members).
 
@@ -96,7 +103,8 @@ def evaluate_population(
     patience; `space.MEMBER_PARAMS`). Every `report_every` epochs each trial still training reports
     the mean best validation log-RMSE of its members to its Optuna trial (all K report before any
     is asked `should_prune`, so a pruner that compares running trials sees the whole population);
-    a pruned trial's members stop at once and the epochs they would have cost are saved."""
+    a pruned trial's members stop at once and the epochs they would have cost are saved. Past
+    `deadline` (time.monotonic()) TimeUp is raised at the next report."""
     import torch
 
     from competition.models.mlp import predict_members, train_members
@@ -131,6 +139,7 @@ def evaluate_population(
     def stop(epoch: int, ordered: list[Any], best_valid: np.ndarray, active: np.ndarray) -> np.ndarray:
         if (epoch + 1) % report_every:
             return np.zeros(len(active), dtype=bool)
+        _check_deadline(deadline)
         owners = np.array([owner_of[id(m)] for m in ordered])
         running = sorted({int(owners[g]) for g in active} - {t for t, p in enumerate(pruned) if p})
         for t in running:

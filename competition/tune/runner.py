@@ -25,7 +25,7 @@ from competition.devices import resolve_device
 from competition.errors import CompError
 from competition.paths import Workspace
 from competition.tune.context import TuneContext, build_context, settings_digest
-from competition.tune.evaluate import TrialOutcome, evaluate_by_fold, evaluate_population
+from competition.tune.evaluate import TimeUp, TrialOutcome, evaluate_by_fold, evaluate_population
 from competition.tune.live import LiveView
 from competition.tune.space import SearchSpace, load_space
 from competition.tune.study import default_storage, open_storage, open_study, redact
@@ -381,9 +381,9 @@ def _search(study: Any, ctx: TuneContext, space: SearchSpace, layers: list[dict[
                 view.population(label, chosen[0][2] if space.family == "mlp" else None)
                 if space.family == "mlp":
                     outs = evaluate_population(ctx, [c for _, _, c in chosen], [t for t, _, _ in chosen],
-                                               opts.report_every, view.epoch)
+                                               opts.report_every, view.epoch, deadline)
                 else:
-                    outs = [evaluate_by_fold(ctx, chosen[0][2], chosen[0][0])]
+                    outs = [evaluate_by_fold(ctx, chosen[0][2], chosen[0][0], deadline)]
                 for (trial, params, _), out in zip(chosen, outs, strict=True):
                     run_id = trial_log.log(trial, params, out, label)
                     trial.set_user_attr("mlflow_run_id", run_id)
@@ -396,11 +396,14 @@ def _search(study: Any, ctx: TuneContext, space: SearchSpace, layers: list[dict[
                         study.tell(trial, out.oof_score)
                     beats.remove(trial)
                     view.trial_done(trial.number, out, _best(study))
-        except BaseException:
-            for trial, _, _ in asked:  # Ctrl-C or an error: no trial of ours stays RUNNING
+        except BaseException as exc:
+            for trial, _, _ in asked:  # Ctrl-C, an error or the timeout: no trial of ours stays RUNNING
                 with contextlib.suppress(Exception):
                     study.tell(trial, state=TrialState.FAIL)
                 beats.remove(trial)
+            if isinstance(exc, TimeUp):
+                view.status("time is up (the trials still training end unscored)")
+                return
             raise
 
 
