@@ -321,24 +321,24 @@ def _run_tune(opts: TuneOptions, workspace: Workspace, spec: Any, view: LiveView
 
 
 def _ask_population(study: Any, space: SearchSpace, layers: list[dict[str, Any]], n: int, device: str,
-                    beats: Heartbeats) -> list[tuple[Any, dict[str, Any], RunConfig]]:
-    """Ask n trials; MLP trials after the first share its population settings (a partly fixed sampler)."""
+                    beats: Heartbeats, asked: list[tuple[Any, dict[str, Any], RunConfig]]) -> None:
+    """Ask n trials into `asked`; MLP trials after the first share its population settings (a partly
+    fixed sampler). Each asked trial is in `asked` at once, so an interrupt here still ends it."""
     import optuna
 
-    asked = []
     base_sampler = study.sampler
     try:
         for i in range(n):
             trial = study.ask()
+            asked.append((trial, {}, None))  # type: ignore[arg-type]
             beats.add(trial)
             params = {p.key: p.suggest(trial) for p in space.params}
-            asked.append((trial, params, trial_config(layers, params, device)))
+            asked[-1] = (trial, params, trial_config(layers, params, device))
             if i == 0 and space.family == "mlp":
                 fixed = {p.key: params[p.key] for p in space.population_params()}
                 study.sampler = optuna.samplers.PartialFixedSampler(fixed, base_sampler)
     finally:
         study.sampler = base_sampler
-    return asked
 
 
 def _group_key(config: RunConfig) -> tuple[Any, ...]:
@@ -369,11 +369,12 @@ def _search(study: Any, ctx: TuneContext, space: SearchSpace, layers: list[dict[
                 return
             time.sleep(2.0)  # other workers' trials: wait for them to finish (or go stale and be retried)
             continue
-        asked = _ask_population(study, space, layers, min(k, free), ctx.device, beats)
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i, (_, _, cfg) in enumerate(asked):
-            groups.setdefault(_group_key(cfg) if space.family == "mlp" else (i,), []).append(i)
+        asked: list[tuple[Any, dict[str, Any], RunConfig]] = []
         try:
+            _ask_population(study, space, layers, min(k, free), ctx.device, beats, asked)
+            groups: dict[tuple[Any, ...], list[int]] = {}
+            for i, (_, _, cfg) in enumerate(asked):
+                groups.setdefault(_group_key(cfg) if space.family == "mlp" else (i,), []).append(i)
             for members in groups.values():
                 chosen = [asked[i] for i in members]
                 label = f"{len(chosen)} trial{'s' if len(chosen) > 1 else ''}: " + ", ".join(
