@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +78,14 @@ def open_storage(url: str, retries: int = 5) -> Any:
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     url = _normalize_url(url)
-    kwargs = {
-        "engine_kwargs": _engine_kwargs(url),
-        "heartbeat_interval": HEARTBEAT_S,
-        "grace_period": GRACE_S,
-        "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=2),
-    }
+    with warnings.catch_warnings():  # heartbeats and their retry callback are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        kwargs = {
+            "engine_kwargs": _engine_kwargs(url),
+            "heartbeat_interval": HEARTBEAT_S,
+            "grace_period": GRACE_S,
+            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=2),
+        }
     lock = None
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
@@ -91,8 +94,6 @@ def open_storage(url: str, retries: int = 5) -> Any:
         lock = open(str(path) + ".lock", "w")  # noqa: SIM115  # held while the schema is created
         fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             for attempt in range(retries):
