@@ -63,7 +63,7 @@ def list_runs(competition: str, tracking_uri: str | None, workspace: Workspace, 
         if t.get("comp_kind") == "tune":  # a `comp tune` study: its best trial and the run that kept it
             rows[-1].update({
                 "oof": m.get("best_oof_log_rmse"),
-                "params": {k.removeprefix("best."): _short(v) for k, v in p.items() if k.startswith("best.")},
+                "params": {k.removeprefix("best."): _short(v) for k, v in t.items() if k.startswith("best.")},
                 "study": {
                     "name": t.get("study"),
                     "best_trial": t.get("best_trial"),

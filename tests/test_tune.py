@@ -110,6 +110,13 @@ def test_best_config_reproduces_and_study_continues(hp_data_dir: Path, tracked: 
     run_id = study.user_attrs[next(k for k in study.user_attrs if k.startswith("best_run:"))]
     assert (tracked / "models" / "house-prices" / run_id).is_dir()  # the bundle predict/blend take
 
+    import json
+
+    listed = runner.invoke(app, ["runs", "house-prices", "--format", "json", "--limit", "500"])
+    rows = [r for r in json.loads(listed.output) if r["kind"] == "tune" and r["study"]["name"] == "house-prices-lasso"]
+    assert rows and rows[0]["oof"] == pytest.approx(best, abs=1e-5) and rows[0]["study"]["best_run_id"] == run_id
+    assert set(rows[0]["params"]) == {"linear.lasso_alpha"}
+
     code, out = _tune(hp_data_dir, "--model", "lasso", "--trials", "5", "--rescore-seeds", "0", "--no-keep-best")
     assert code == 0, out
     study = optuna.load_study(study_name="house-prices-lasso", storage=storage)

@@ -440,8 +440,9 @@ def _finish(study: Any, ctx: TuneContext, opts: TuneOptions, layers: list[dict[s
     atomic.write_text(path, header + to_toml(config))
     outcome.best_config = path
     metrics["best_oof_log_rmse"] = float(best.value)
-    logger.params(study_run, {f"best.{k}": v for k, v in best.params.items()} | {"best.trial": best.number})
-    logger.tags(study_run, {"best_trial": str(best.number), "best_config": str(path)})
+    # Tags, not params: a continued study may find a new best, and MLflow params cannot change.
+    logger.tags(study_run, {f"best.{k}": repr(v) for k, v in best.params.items()}
+                | {"best_trial": str(best.number), "best_config": str(path)})
 
     if opts.keep_best:
         key = f"best_run:{best.number}:{redact(uri)[:150]}"
