@@ -134,6 +134,9 @@ def main() -> None:
     parser.add_argument("--postgres", help="server URL without a database, e.g. postgresql://user:pw@127.0.0.1:5432")
     parser.add_argument("--skip-workers", action="store_true")
     args = parser.parse_args()
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed bench still stops its PostgreSQL
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data_dir

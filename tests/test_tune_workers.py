@@ -139,15 +139,16 @@ def test_two_workers_share_one_study(postgres: str, mlflow_server: str, hp_data_
     assert [w.returncode for w in workers] == [0, 0], outputs
 
     study = optuna.load_study(study_name="shared", storage=storage.replace("postgresql://", "postgresql+psycopg://"))
-    trials = study.get_trials()
-    assert sorted(t.number for t in trials) == list(range(10))
-    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
+    trials = [t for t in study.get_trials() if not t.user_attrs.get("surplus")]
+    # (a trial asked by both workers when one was left is given back unscored, FAIL + "surplus")
+    assert len({t.number for t in study.get_trials()}) == len(study.get_trials())
+    assert len(trials) == 10 and all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers took trials
 
     client = MlflowClient(tracking_uri=mlflow_server)
     exp = client.get_experiment_by_name("house-prices")
     runs = client.search_runs([exp.experiment_id], "tags.study = 'shared' and tags.comp_kind = 'tune-trial'")
-    assert sorted(int(r.data.tags["trial_number"]) for r in runs) == list(range(10))
+    assert sorted(int(r.data.tags["trial_number"]) for r in runs) == sorted(t.number for t in trials)
     parents = {r.data.tags["mlflow.parentRunId"] for r in runs}
     assert len(parents) == 1
     study_run = client.get_run(parents.pop())

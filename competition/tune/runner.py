@@ -321,15 +321,20 @@ def _run_tune(opts: TuneOptions, workspace: Workspace, spec: Any, view: LiveView
 
 
 def _ask_population(study: Any, space: SearchSpace, layers: list[dict[str, Any]], n: int, device: str,
-                    beats: Heartbeats, asked: list[tuple[Any, dict[str, Any], RunConfig]]) -> None:
+                    beats: Heartbeats, asked: list[tuple[Any, dict[str, Any], RunConfig]], budget: int) -> None:
     """Ask n trials into `asked`; MLP trials after the first share its population settings (a partly
     fixed sampler). Each asked trial is in `asked` at once, so an interrupt here still ends it."""
     import optuna
+    from optuna.trial import TrialState
 
     base_sampler = study.sampler
     try:
         for i in range(n):
             trial = study.ask()
+            if _surplus(study, trial, budget):  # another worker asked the last trials of the budget first
+                trial.set_user_attr("surplus", True)
+                study.tell(trial, state=TrialState.FAIL)
+                break
             asked.append((trial, {}, None))  # type: ignore[arg-type]
             beats.add(trial)
             params = {p.key: p.suggest(trial) for p in space.params}
@@ -339,6 +344,15 @@ def _ask_population(study: Any, space: SearchSpace, layers: list[dict[str, Any]]
                 study.sampler = optuna.samplers.PartialFixedSampler(fixed, base_sampler)
     finally:
         study.sampler = base_sampler
+
+
+def _surplus(study: Any, trial: Any, budget: int) -> bool:
+    """Whether `budget` trials numbered before this one are already finished or running (two workers
+    that both saw one free trial both ask; the later number gives its trial back, unscored)."""
+    from optuna.trial import TrialState
+
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    return sum(t.number < trial.number for t in study.get_trials(deepcopy=False, states=states)) >= budget
 
 
 def _group_key(config: RunConfig) -> tuple[Any, ...]:
@@ -371,7 +385,7 @@ def _search(study: Any, ctx: TuneContext, space: SearchSpace, layers: list[dict[
             continue
         asked: list[tuple[Any, dict[str, Any], RunConfig]] = []
         try:
-            _ask_population(study, space, layers, min(k, free), ctx.device, beats, asked)
+            _ask_population(study, space, layers, min(k, free), ctx.device, beats, asked, opts.trials)
             groups: dict[tuple[Any, ...], list[int]] = {}
             for i, (_, _, cfg) in enumerate(asked):
                 groups.setdefault(_group_key(cfg) if space.family == "mlp" else (i,), []).append(i)
