@@ -655,19 +655,24 @@ def tune(
             keep_best=keep_best,
         )
         view = LiveView(enabled=True, console=err_console)
-        outcome = run_tune(opts, Workspace.current(), spec, view)
+        from competition.signals import interrupts_as_keyboard
+
+        with interrupts_as_keyboard():  # SIGTERM/SIGHUP end the worker like Ctrl-C
+            outcome = run_tune(opts, Workspace.current(), spec, view)
     except CompError as exc:
         if view is not None:
             view.close()
         fail(exc)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from competition.signals import exit_code
+
         if view is not None:
             view.close()
         err_console.print(
             "[yellow]Interrupted: this worker's running trials are marked FAILED and the study run KILLED; "
             "run the same command again to continue the study."
         )
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=exit_code(exc)) from None
     except Exception as exc:
         if view is not None:
             view.close()
