@@ -586,3 +586,131 @@ def diagnose(
             highlight=False,
         )
         raise typer.Exit(code=1)
+
+
+def _parse_duration(text: str | None) -> float | None:
+    """'90s', '30m', '2h' or plain seconds -> seconds."""
+    if text is None:
+        return None
+    raw = text.strip().lower()
+    scale = {"s": 1, "m": 60, "h": 3600}.get(raw[-1:])
+    number = raw[:-1] if scale else raw
+    try:
+        seconds = float(number) * (scale or 1)
+    except ValueError:
+        raise CompError(f"--timeout expects a duration such as 90s, 30m or 2h; got {text!r}.") from None
+    if not seconds > 0:
+        raise CompError(f"--timeout must be positive; got {text!r}.")
+    return seconds
+
+
+@app.command()
+def tune(
+    competition: CompetitionArg,
+    model: Annotated[str, typer.Option(help="Family to tune: mlp, lightgbm, ridge, lasso or elasticnet.")],
+    trials: Annotated[
+        int, typer.Option(help="The study's trial budget: finished trials of every worker together.")
+    ] = 20,
+    timeout: Annotated[str | None, typer.Option(help="Stop asking for trials after this long, e.g. 30m.")] = None,
+    study: Annotated[str | None, typer.Option(help="Study name [default: <competition>-<model>].")] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna storage URL, e.g. postgresql://user:pw@host/db [default: studies/optuna.db]."),
+    ] = None,
+    tracking_uri: TrackingOpt = None,
+    space: Annotated[Path | None, typer.Option("--space", help="TOML file overriding the search space.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Fix a setting for every trial: key=value (repeatable)."),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    population: Annotated[
+        int, typer.Option(help="MLP trials trained together as one batched network [default: 8 on CPU, 64 on CUDA].")
+    ] = 0,
+    rescore_seeds: Annotated[
+        int, typer.Option(help="Fresh fold seeds to re-score the best and the default configuration on (0: none).")
+    ] = 3,
+    keep_best: Annotated[
+        bool, typer.Option("--keep-best/--no-keep-best", help="Train the best configuration as a run with a bundle.")
+    ] = True,
+) -> None:
+    """Search settings of one family with Optuna; the same command on many machines shares one study."""
+    from competition.tune.live import LiveView
+    from competition.tune.runner import TuneOptions, run_tune
+
+    view = None
+    try:
+        if trials < 1:
+            raise CompError(f"--trials must be at least 1; got {trials}.")
+        if population < 0:
+            raise CompError(f"--population must be at least 1 (or 0: by device); got {population}.")
+        if rescore_seeds < 0:
+            raise CompError(f"--rescore-seeds must be 0 or more; got {rescore_seeds}.")
+        spec = get_spec(competition)
+        opts = TuneOptions(
+            competition=spec.name,
+            data_dir=data_dir_for(spec.name, data_dir),
+            family=model.strip(),
+            trials=trials,
+            timeout_s=_parse_duration(timeout),
+            study_name=study,
+            storage=storage,
+            tracking_uri=tracking_uri,
+            space_file=space,
+            sets=set_ or [],
+            population=population,
+            rescore_seeds=rescore_seeds,
+            keep_best=keep_best,
+        )
+        view = LiveView(enabled=True, console=err_console)
+        from competition.signals import interrupts_as_keyboard
+
+        with interrupts_as_keyboard():  # SIGTERM/SIGHUP end the worker like Ctrl-C
+            outcome = run_tune(opts, Workspace.current(), spec, view)
+    except CompError as exc:
+        if view is not None:
+            view.close()
+        fail(exc)
+    except KeyboardInterrupt as exc:
+        from competition.signals import exit_code
+
+        if view is not None:
+            view.close()
+        err_console.print(
+            "[yellow]Interrupted: this worker's running trials are marked FAILED and the study run KILLED; "
+            "run the same command again to continue the study."
+        )
+        raise typer.Exit(code=exit_code(exc)) from None
+    except Exception as exc:
+        if view is not None:
+            view.close()
+        from mlflow.exceptions import MlflowException
+
+        if not isinstance(exc, MlflowException):
+            raise
+        fail(CompError(f"MLflow tracking failed ({tracking_uri or 'workspace store'}): {exc}"))
+    view.close()
+    o = outcome
+    console.print(
+        f"study {o.study_name} ({o.storage}): {o.n_complete} complete, {o.n_pruned} pruned, {o.n_failed} failed trials"
+    )
+    if o.best_trial is None:
+        console.print("no finished trial yet: run the command again to continue the study.")
+        return
+    console.print(f"best trial {o.best_trial}: search OOF log-RMSE [bold]{o.best_score:.5f}[/]")
+    for key, value in o.best_params.items():
+        console.print(f"  {key} = {value!r}", highlight=False)
+    if o.rescore is not None:
+        r = o.rescore
+        where = "the latest block held out of the search" if r.kind == "latest-block" else (
+            f"{len(r.seeds)} fresh fold seeds")
+        console.print(
+            f"re-scored on {where}: best {r.best_mean:.5f}, default {r.default_mean:.5f} "
+            f"(tuned {100 * (r.best_mean - r.default_mean) / r.default_mean:+.1f}% vs default; lower is better)"
+        )
+    if o.best_run_id is not None:
+        note = {True: "reproduces the trial's OOF bit for bit", False: "OOF differs from the trial's",
+                None: "not checked"}[o.reproduced]
+        console.print(f"best run: {o.best_run_id} ({note})")
+    console.print(f"study run: {o.study_run_id}")
+    console.print(f"best config: {o.best_config}", soft_wrap=True, highlight=False)

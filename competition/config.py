@@ -28,6 +28,11 @@ class RunSection:
     folds: int = 5
     seeds: int = 3
     seed: int = 42
+    fold_seed: int = -1
+    """Seed of the shuffled k-fold split (-1: `seed`, the model seed). `comp tune` re-scores on fresh fold seeds."""
+    exclude_latest: float = 0.0
+    """Share of the latest rows (time order) left out of every fold: `comp tune` holds that block out of a
+    time-ordered search and scores the chosen configuration on it afterwards. 0: every row is used."""
     holdout_share: float = 0.2
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = 0

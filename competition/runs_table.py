@@ -20,6 +20,15 @@ from competition.tracking import client, resolve_tracking_uri
 KEY_PARAMS = ("run.split", "run.folds", "run.seeds", "mlp.hidden", "mlp.depth", "mlp.dropout", "mlp.weight_decay")
 
 
+def _short(value: str) -> str:
+    """A searched value as logged, shortened to 4 significant digits when it is a fraction."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return value if number.is_integer() else f"{number:.4g}"
+
+
 def list_runs(competition: str, tracking_uri: str | None, workspace: Workspace, limit: int) -> list[dict[str, Any]]:
     uri = resolve_tracking_uri(tracking_uri, workspace)
     mlflow_client = client(uri)
@@ -27,7 +36,7 @@ def list_runs(competition: str, tracking_uri: str | None, workspace: Workspace, 
     if exp is None:
         raise CompError(f"No runs yet for {competition} in {uri}: run `comp train {competition}` first.")
     found = [r for r in mlflow_client.search_runs([exp.experiment_id], max_results=max(limit * 20, 500))
-             if r.data.tags.get("comp_kind") in ("train", "blend")]
+             if r.data.tags.get("comp_kind") in ("train", "blend", "tune")]
     rows = []
     for r in found:
         m, p, t = r.data.metrics, r.data.params, r.data.tags
@@ -51,6 +60,20 @@ def list_runs(competition: str, tracking_uri: str | None, workspace: Workspace, 
             "duration_s": duration,
             "start_time": r.info.start_time,
         })
+        if t.get("comp_kind") == "tune":  # a `comp tune` study: its best trial and the run that kept it
+            rows[-1].update({
+                "oof": m.get("best_oof_log_rmse"),
+                "params": {k.removeprefix("best."): _short(v) for k, v in t.items() if k.startswith("best.")},
+                "study": {
+                    "name": t.get("study"),
+                    "best_trial": t.get("best_trial"),
+                    "best_run_id": t.get("best_run_id"),
+                    "trials_complete": m.get("n_trials_complete"),
+                    "trials_pruned": m.get("n_trials_pruned"),
+                    "rescored_best": m.get("rescored_best_log_rmse"),
+                    "rescored_default": m.get("rescored_default_log_rmse"),
+                },
+            })
     rows.sort(key=lambda r: (r["oof"] is None, r["oof"] if r["oof"] is not None else 0.0))
     return rows[:limit]
 
@@ -64,6 +87,11 @@ def render(rows: list[dict[str, Any]], console: Console, competition: str) -> No
         oof = f"{r['oof']:.5f}" if r["oof"] is not None else "-"
         params = " ".join(f"{k.split('.')[-1]}={v}" for k, v in r["params"].items())
         model = r["model"] if r["kind"] != "blend" else f"blend({r['members']})"
+        if r["kind"] == "tune":
+            st = r["study"]
+            model = f"study {st['name']} ({r['model']}): best trial {st['best_trial']}"
+            if st["best_run_id"]:
+                model += f" -> run {st['best_run_id'][:12]}"
         dur = f"{r['duration_s']:.0f}s" if r["duration_s"] is not None else "-"
         status = f"{r['status']} ({r['liveness']})" if r.get("liveness") else r["status"]
         table.add_row(r["run_id"][:12], r["name"] or "", model or "", status, r["split"] or "", params, cv, oof, dur)

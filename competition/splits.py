@@ -86,6 +86,16 @@ def make_folds(
     raise CompError(f"Unknown split {kind!r}: use kfold, time or holdout.")
 
 
+def exclude_latest(n: int, share: float, order_key: np.ndarray | None) -> np.ndarray:
+    """Sorted row indices without the latest `share` of rows in time order (`run.exclude_latest`)."""
+    if order_key is None:
+        raise CompError("run.exclude_latest needs a competition with a time order (this one has none).")
+    if not 0 < share < 1:
+        raise CompError(f"run.exclude_latest must be between 0 and 1; got {share}.")
+    order = np.argsort(order_key, kind="stable")
+    return np.sort(order[: n - max(1, round(n * share))])
+
+
 def fingerprint(folds: list[Fold]) -> str:
     h = hashlib.sha256()
     for f in folds:

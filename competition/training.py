@@ -87,9 +87,15 @@ def folds_for(data: CompetitionData, config: RunConfig) -> tuple[str, list[Fold]
     spec = data.spec
     split = resolve_split(spec, config)
     order_key = data.train[spec.time_order_column].to_numpy() if spec.time_order_column else None
-    return split, make_folds(
-        split, data.train.height, config.run.folds, config.run.seed, order_key, config.run.holdout_share
-    )
+    seed = config.run.seed if config.run.fold_seed < 0 else config.run.fold_seed
+    rows = np.arange(data.train.height)
+    if config.run.exclude_latest > 0:
+        from competition.splits import exclude_latest
+
+        rows = exclude_latest(data.train.height, config.run.exclude_latest, order_key)
+        order_key = None if order_key is None else order_key[rows]
+    folds = make_folds(split, len(rows), config.run.folds, seed, order_key, config.run.holdout_share)
+    return split, [Fold(train=rows[f.train], valid=rows[f.valid]) for f in folds]
 
 
 def resolve_refit(config: RunConfig, split: str) -> bool:

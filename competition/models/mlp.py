@@ -61,6 +61,11 @@ class MLPConfig:
     multiplies bfloat16 natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX), else fp32."""
 
 
+StopHook = Callable[[int, "list[Member]", np.ndarray, np.ndarray], np.ndarray]
+"""(epoch, members, best validation log-RMSE per member, ids of members still training) -> which of
+those to stop now (bool per id); `members` and the scores are in the trainer's own order."""
+
+
 @dataclass
 class Member:
     """One model of the ensemble: which fold's features it reads and which rows it trains on."""
@@ -74,6 +79,8 @@ class Member:
     dropout: float | None = None
     epochs: int | None = None
     """For members without validation rows (refit on all rows): how many epochs to train."""
+    patience: int | None = None
+    """Epochs without a better validation score before this member stops (None: the config's)."""
 
 
 @dataclass
@@ -371,6 +378,7 @@ def train_members(
     steps_per_epoch: int | None = None,
     epochs: int | None = None,
     on_epoch: Callable[[int, int], None] | None = None,
+    stop_members: StopHook | None = None,
 ) -> TrainedMembers:
     """Train all members together on `x_folds` (F, N, D) with log targets `y_log` (N,).
 
@@ -378,7 +386,9 @@ def train_members(
     member with fewer rows (an early time fold) takes fewer steps and costs less; pass
     `steps_per_epoch` to give every member the same number of steps instead. Either way a
     member trains identically alone or in any group. Members without validation rows train for
-    exactly `epochs` epochs (refit on all rows); the others early-stop on validation log-RMSE."""
+    exactly `epochs` epochs (refit on all rows); the others early-stop on validation log-RMSE.
+    `stop_members` (optional) is asked after every epoch which still-training members to stop
+    now (e.g. pruned trials of a tuning population); a stopped member keeps its best weights."""
     device = x_folds.device
     n_members = len(members)
     bs = cfg.batch_size
@@ -386,7 +396,9 @@ def train_members(
     # Members sorted by steps (descending): at any step the members still stepping are a prefix,
     # so a step computes on a contiguous slice and members that finished their epoch cost nothing.
     order = np.argsort(-own_steps, kind="stable")
-    out = _train_sorted(x_folds, y_log, [members[i] for i in order], cfg, own_steps[order], epochs, on_epoch)
+    out = _train_sorted(
+        x_folds, y_log, [members[i] for i in order], cfg, own_steps[order], epochs, on_epoch, stop_members
+    )
     inverse = np.argsort(order)
     inv_t = torch.as_tensor(inverse, device=device)
     return (
@@ -413,6 +425,7 @@ def _train_sorted(
     own_steps: np.ndarray,
     epochs: int | None,
     on_epoch: Callable[[int, int], None] | None,
+    stop_members: StopHook | None = None,
 ) -> TrainedMembers:
     device = x_folds.device
     n_members = len(members)
@@ -430,6 +443,7 @@ def _train_sorted(
 
     lr = np.array([cfg.lr if m.lr is None else m.lr for m in members], dtype=np.float64)
     wd = np.array([cfg.weight_decay if m.weight_decay is None else m.weight_decay for m in members], dtype=np.float64)
+    patience = np.array([cfg.patience if m.patience is None else m.patience for m in members])
     dtype = compute_dtype(cfg.precision, device)
     x_source = x_folds if dtype == x_folds.dtype else x_folds.to(dtype)
     n_in = x_folds.shape[2]
@@ -519,12 +533,14 @@ def _train_sorted(
                 if metrics[1, j] < best_valid[g]:
                     best_valid[g], best_epoch[g] = metrics[1, j], epoch
                     _copy_member(best, g, params, j)
-                stopped[j] = epoch - best_epoch[g] >= cfg.patience
+                stopped[j] = epoch - best_epoch[g] >= patience[g]
             else:
                 best_valid[g], best_epoch[g] = 0.0, epoch
             stopped[j] |= epoch + 1 >= fixed_epochs[g]
             if stopped[j] and not has_valid[g]:  # no validation rows: the last epoch's weights are kept
                 _copy_member(best, g, params, j)
+        if stop_members is not None:
+            stopped |= np.asarray(stop_members(epoch, members, best_valid, active), dtype=bool)
         if on_epoch is not None:
             on_epoch(epoch, len(a_list))
         if stopped.all():

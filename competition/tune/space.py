@@ -1,0 +1,198 @@
+"""Search spaces per model family, named by comp's own settings (`mlp.lr`, `lightgbm.num_leaves`, ...).
+
+Default ranges are the ones a practitioner would start from (log scales for rates and penalties);
+a TOML space file overrides them per setting and is checked like a settings file:
+
+    [mlp]
+    lr = { low = 1e-4, high = 3e-3, log = true }   # a range (int or float, as the setting)
+    hidden = { choices = [128, 256, 512] }          # a list of choices
+    depth = 2                                       # a plain value: fixed, not searched
+
+Unknown settings are named, empty ranges (low >= high, no choices) and bounds the setting itself
+refuses (checked by `competition.config.build_config`) are refused before any trial runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from competition.config import RunConfig, build_config, load_toml
+from competition.errors import CompError
+
+MEMBER_PARAMS = ("mlp.lr", "mlp.weight_decay", "mlp.dropout", "mlp.patience")
+"""MLP settings each member of one batched network can have on its own; every other MLP setting
+(shape, batch size, schedule) is shared by a population of trials trained together."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched setting: a float/int range (optionally log-scaled) or a list of choices."""
+
+    key: str
+    low: float | int | None = None
+    high: float | int | None = None
+    log: bool = False
+    choices: tuple[Any, ...] | None = None
+
+    def suggest(self, trial: Any) -> Any:
+        """Draw this setting for an Optuna trial (the Optuna parameter is named by the setting)."""
+        if self.choices is not None:
+            return trial.suggest_categorical(self.key, list(self.choices))
+        if isinstance(self.low, int) and isinstance(self.high, int):
+            return trial.suggest_int(self.key, self.low, self.high, log=self.log)
+        return trial.suggest_float(self.key, float(self.low), float(self.high), log=self.log)  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            return f"{self.key} in {list(self.choices)}"
+        return f"{self.key} in [{self.low}, {self.high}]{' log' if self.log else ''}"
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """What a study searches (`params`) and what it pins (`fixed`, from the space file)."""
+
+    family: str
+    params: tuple[Param, ...]
+    fixed: Mapping[str, Any]
+
+    def keys(self) -> list[str]:
+        return [p.key for p in self.params]
+
+    def population_params(self) -> tuple[Param, ...]:
+        """Searched settings a population of MLP trials must share (all but the per-member ones)."""
+        return tuple(p for p in self.params if p.key not in MEMBER_PARAMS)
+
+    def signature(self) -> dict[str, str]:
+        """A stable description (stored on the study, so workers with another space are refused)."""
+        return {p.key: p.describe() for p in self.params} | {k: repr(v) for k, v in sorted(self.fixed.items())}
+
+
+_LINEAR_SPACES: dict[str, tuple[Param, ...]] = {
+    # Ames-scale log prices: ridge is flat between ~1 and ~100; lasso/elastic net keep a few dozen
+    # features between 1e-4 and 3e-3 (scikit-learn's alpha multiplies the mean squared error / 2).
+    "ridge": (Param("linear.ridge_alpha", 0.1, 1000.0, log=True),),
+    "lasso": (Param("linear.lasso_alpha", 1e-5, 1e-2, log=True),),
+    "elasticnet": (
+        Param("linear.elasticnet_alpha", 1e-5, 3e-2, log=True),
+        Param("linear.l1_ratio", 0.05, 1.0),
+    ),
+}
+
+DEFAULT_SPACES: dict[str, tuple[Param, ...]] = {
+    "mlp": (
+        Param("mlp.lr", 1e-4, 3e-3, log=True),
+        Param("mlp.weight_decay", 1e-2, 10.0, log=True),
+        Param("mlp.dropout", 0.0, 0.5),
+        Param("mlp.patience", 10, 60),
+        Param("mlp.hidden", choices=(64, 128, 256, 512)),
+        Param("mlp.depth", 1, 3),
+        Param("mlp.batch_size", choices=(64, 128, 256)),
+    ),
+    "lightgbm": (
+        Param("lightgbm.num_leaves", 4, 64, log=True),
+        Param("lightgbm.learning_rate", 0.01, 0.1, log=True),
+        Param("lightgbm.min_data_in_leaf", 3, 60, log=True),
+        Param("lightgbm.feature_fraction", 0.1, 0.9),
+        Param("lightgbm.bagging_fraction", 0.5, 1.0),
+        Param("lightgbm.lambda_l1", 1e-4, 10.0, log=True),
+        Param("lightgbm.lambda_l2", 1e-3, 30.0, log=True),
+    ),
+    **_LINEAR_SPACES,
+}
+
+_FIXED_SECTIONS = ("run", "features")
+"""Settings a study cannot search: they change the folds or the feature matrices, which are fixed
+for the whole study (fit once per fold). Pin them with --set instead."""
+
+
+def _check_key(key: str, known: Mapping[str, Any], where: str) -> None:
+    if key not in known:
+        import difflib
+
+        close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.75)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise CompError(f"{where}: unknown setting {key!r}.{hint} Run `comp config` to list every setting.")
+    if key.split(".", 1)[0] in _FIXED_SECTIONS:
+        raise CompError(
+            f"{where}: {key!r} cannot be searched: run.* and features.* settings fix the folds and the feature "
+            "matrices of the whole study. Set it with --set instead."
+        )
+
+
+def _check_value(key: str, value: Any, where: str) -> None:
+    """The setting's own type and range checks (`build_config`), with the file named."""
+    try:
+        build_config({key: value})
+    except CompError as exc:
+        raise CompError(f"{where}: {exc}") from None
+
+
+def _parse_entry(key: str, value: Any, default: Any, where: str) -> Param | Any:
+    """A space-file value: a table (range or choices) becomes a Param, anything else a fixed value."""
+    if not isinstance(value, dict):
+        _check_value(key, value, where)
+        return value
+    allowed = {"low", "high", "log", "choices"}
+    extra = sorted(set(value) - allowed)
+    if extra:
+        raise CompError(f"{where}: {key} has unknown field(s) {', '.join(extra)}; use low/high/log or choices.")
+    if "choices" in value:
+        if set(value) - {"choices"}:
+            raise CompError(f"{where}: {key} gives both choices and a range; use one of them.")
+        choices = value["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise CompError(f"{where}: {key} has an empty list of choices: nothing to search.")
+        for choice in choices:
+            _check_value(key, choice, where)
+        return Param(key, choices=tuple(choices))
+    if "low" not in value or "high" not in value:
+        raise CompError(f"{where}: {key} needs both low and high (or a list of choices).")
+    low, high, log = value["low"], value["high"], value.get("log", False)
+    if not isinstance(log, bool):
+        raise CompError(f"{where}: {key}.log must be true or false; got {log!r}.")
+    is_int = isinstance(default, int) and not isinstance(default, bool)
+    for bound in (low, high):
+        if isinstance(bound, bool) or not isinstance(bound, int | float):
+            raise CompError(f"{where}: {key} bounds must be numbers; got {bound!r}.")
+        if is_int and not float(bound).is_integer():
+            raise CompError(f"{where}: {key} is a whole-number setting; got the bound {bound!r}.")
+        _check_value(key, int(bound) if is_int else bound, where)
+    if not low < high:
+        raise CompError(f"{where}: {key} has an empty range (low {low} is not below high {high}).")
+    if log and low <= 0:
+        raise CompError(f"{where}: {key} is log-scaled, so low must be above 0; got {low}.")
+    if is_int:
+        return Param(key, int(low), int(high), log=log)
+    if not isinstance(default, float):
+        raise CompError(f"{where}: {key} is not a number setting; give a list of choices instead.")
+    return Param(key, float(low), float(high), log=log)
+
+
+def load_space(family: str, path: Path | None) -> SearchSpace:
+    """The family's default space, overridden setting by setting from the TOML file at `path`.
+
+    Raises CompError for an unknown family, an unknown setting (named), an empty range or a bound
+    the setting refuses."""
+    if family not in DEFAULT_SPACES:
+        raise CompError(f"Unknown model {family!r} for tune. Choose from: {', '.join(DEFAULT_SPACES)}.")
+    params = {p.key: p for p in DEFAULT_SPACES[family]}
+    fixed: dict[str, Any] = {}
+    if path is not None:
+        known = RunConfig().flat()
+        where = str(path)
+        for key, value in load_toml(path).items():
+            _check_key(key, known, where)
+            entry = _parse_entry(key, value, known[key], where)
+            if isinstance(entry, Param):
+                params[key] = entry
+                fixed.pop(key, None)
+            else:
+                params.pop(key, None)
+                fixed[key] = entry
+    if not params:
+        raise CompError(f"The search space for {family} is empty: every setting is fixed.")
+    return SearchSpace(family, tuple(params.values()), fixed)

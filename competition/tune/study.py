@@ -1,0 +1,179 @@
+"""The Optuna study behind `comp tune`: storage, create-or-load, and the fingerprint that keeps workers honest.
+
+Storage. The default is an SQLite file inside the workspace (`studies/optuna.db`), opened through
+Optuna's RDBStorage. Why not JournalStorage's file backend: in Optuna 5 only RDB storages
+implement heartbeats (`optuna.storages._heartbeat.BaseHeartbeat`), and heartbeats are what lets a
+trial of a killed worker be failed and retried instead of staying RUNNING forever. SQLite's
+"database is locked" between processes is avoided with a long busy timeout (60 s: writers wait
+for each other instead of failing) and by creating the schema under a file lock (two processes
+creating the tables at once otherwise fail). Any other URL Optuna accepts works the same
+(`postgresql://...` for workers on many machines; a plain `postgresql://` is sent to psycopg 3).
+
+Fingerprint. The study's user attributes record the competition, the family, the data digest,
+the split and its fingerprint, the fixed settings and the search space. A worker whose data,
+folds or settings differ is refused with a message naming what differs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from competition.errors import CompError
+from competition.paths import Workspace
+
+HEARTBEAT_S = max(1, int(os.environ.get("COMP_TUNE_HEARTBEAT_S", "5")))
+"""Seconds between a running trial's heartbeats (environment COMP_TUNE_HEARTBEAT_S, default 5)."""
+GRACE_S = 4 * HEARTBEAT_S
+"""A RUNNING trial without a heartbeat for this long belongs to a dead worker: it is failed and retried."""
+CONNECT_TIMEOUT_S = 10
+
+
+def default_storage(workspace: Workspace) -> str:
+    folder = workspace.root / "studies"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'optuna.db'}"
+
+
+def _normalize_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        try:
+            import psycopg2  # noqa: F401  # SQLAlchemy's default PostgreSQL driver, when installed
+        except ImportError:
+            return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}
+    if url.startswith("postgresql"):
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}, "pool_pre_ping": True}
+    if url.startswith("mysql"):
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
+    return {}
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for messages and MLflow tags)."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def open_storage(url: str, retries: int = 5) -> Any:
+    """An Optuna RDBStorage with heartbeats on, for `url`; CompError when it cannot be reached.
+
+    An unreachable server fails within about CONNECT_TIMEOUT_S seconds. Schema creation is
+    retried (workers starting together race on it) and, for SQLite files, done under a file lock."""
+    import optuna
+    import sqlalchemy.exc
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    url = _normalize_url(url)
+    with warnings.catch_warnings():  # heartbeats and their retry callback are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        kwargs = {
+            "engine_kwargs": _engine_kwargs(url),
+            "heartbeat_interval": HEARTBEAT_S,
+            "grace_period": GRACE_S,
+            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=2),
+        }
+    lock = None
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.parent.is_dir():
+            raise CompError(f"Study storage folder does not exist: {path.parent} (from --storage {url}).")
+        lock = open(str(path) + ".lock", "w")  # noqa: SIM115  # held while the schema is created
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            for attempt in range(retries):
+                try:
+                    return RDBStorage(url, **kwargs)
+                except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+                    if attempt == retries - 1:
+                        raise
+                    time.sleep(0.5 * (attempt + 1))  # another worker is creating the tables
+    except sqlalchemy.exc.OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise CompError(f"Could not reach the study storage {redact(url)}: {reason}") from None
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise CompError(f"--storage {redact(url)} is not a storage URL Optuna can open: {exc}") from None
+    except ImportError as exc:
+        raise CompError(f"--storage {redact(url)} needs a database driver that is not installed: {exc}") from None
+    except (sqlalchemy.exc.SQLAlchemyError, ValueError) as exc:
+        raise CompError(f"Could not open the study storage {redact(url)}: {exc}") from None
+    finally:
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+    raise AssertionError("unreachable")
+
+
+def open_study(name: str, storage: Any, sampler: Any, pruner: Any, fingerprint: dict[str, Any]) -> Any:
+    """Create the study or load it (workers starting at once both end up with the same one), then
+    check or record its fingerprint. Raises CompError when the study was made for other data,
+    folds or settings."""
+    import optuna
+
+    for attempt in range(5):
+        try:
+            study = optuna.create_study(
+                study_name=name,
+                storage=storage,
+                sampler=sampler,
+                pruner=pruner,
+                direction="minimize",
+                load_if_exists=True,
+            )
+            break
+        except optuna.exceptions.DuplicatedStudyError:
+            time.sleep(0.2 * (attempt + 1))
+        except KeyError:  # created by another worker between Optuna's check and its read
+            time.sleep(0.2 * (attempt + 1))
+    else:
+        raise CompError(f"Could not create or load study {name!r}.")
+    stored = study.user_attrs
+    if not stored.get("comp_fingerprint"):
+        for key, value in fingerprint.items():
+            study.set_user_attr(key, value)
+        study.set_user_attr("comp_fingerprint", True)
+        stored = study.user_attrs
+    check_fingerprint(name, stored, fingerprint)
+    return study
+
+
+_LABELS = {
+    "competition": "competition",
+    "family": "model family",
+    "data_digest": "data (digest of train.csv/test.csv)",
+    "split": "split",
+    "split_fingerprint": "folds (split fingerprint)",
+    "settings": "fixed settings",
+    "space": "search space",
+}
+
+
+def check_fingerprint(name: str, stored: dict[str, Any], mine: dict[str, Any]) -> None:
+    """Refuse to add trials to a study made for other data, folds or settings."""
+    for key, label in _LABELS.items():
+        if key in stored and stored[key] != mine.get(key):
+            theirs, ours = stored[key], mine.get(key)
+            if isinstance(theirs, dict) and isinstance(ours, dict):
+                diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+                detail = f"they differ in {', '.join(diff[:6])}"
+            else:
+                detail = f"study: {str(theirs)[:40]}, this worker: {str(ours)[:40]}"
+            raise CompError(
+                f"Study {name!r} was made for other {label} ({detail}). Every trial of a study must use the same "
+                "data, folds and settings: run with the study's files and options, or start a new study (--study NAME)."
+            )

@@ -1,0 +1,221 @@
+"""`comp tune` on one machine: search spaces, the study fingerprint, the best config reproduced by
+`comp train --config`, MLP populations equal to trials trained alone, bad input."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from competition.cli import app
+from competition.errors import CompError
+from competition.tune.space import DEFAULT_SPACES, load_space
+
+from .conftest import sets_args
+
+runner = CliRunner()
+
+
+def _space(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "space.toml"
+    path.write_text(text)
+    return path
+
+
+def test_default_spaces_name_real_settings() -> None:
+    from competition.config import RunConfig
+
+    known = RunConfig().flat()
+    for family, params in DEFAULT_SPACES.items():
+        space = load_space(family, None)
+        assert space.keys() == [p.key for p in params]
+        assert all(p.key in known for p in params), family
+
+
+def test_space_file_overrides_and_pins(tmp_path: Path) -> None:
+    path = _space(tmp_path, "[mlp]\nlr = { low = 1e-4, high = 1e-3, log = true }\nhidden = { choices = [32, 64] }\n"
+                            "depth = 2\n")
+    space = load_space("mlp", path)
+    params = {p.key: p for p in space.params}
+    assert (params["mlp.lr"].low, params["mlp.lr"].high, params["mlp.lr"].log) == (1e-4, 1e-3, True)
+    assert params["mlp.hidden"].choices == (32, 64)
+    assert "mlp.depth" not in params and space.fixed == {"mlp.depth": 2}
+    assert [p.key for p in space.population_params()] == ["mlp.hidden", "mlp.batch_size"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[mlp]\nlearning_rate = { low = 0.1, high = 0.2 }\n", "unknown setting 'mlp.learning_rate'"),
+        ("[mlp]\nlr = { low = 0.01, high = 0.01 }\n", "mlp.lr has an empty range"),
+        ("[mlp]\nlr = { low = 0.02, high = 0.01 }\n", "empty range"),
+        ("[mlp]\nhidden = { choices = [] }\n", "empty list of choices"),
+        ("[mlp]\nlr = { low = 0.0, high = 0.01, log = true }\n", "low must be above 0"),
+        ("[mlp]\ndepth = { low = 1.5, high = 3 }\n", "whole-number setting"),
+        ("[mlp]\nlr = { low = 1e-4, high = 1e-3, scale = 2 }\n", "unknown field(s) scale"),
+        ("[run]\nfolds = { low = 3, high = 5 }\n", "cannot be searched"),
+        ("[mlp]\nhidden = { choices = [32, \"wide\"] }\n", "mlp.hidden expects a whole number"),
+    ],
+)
+def test_bad_space_file_is_refused_with_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(CompError) as err:
+        load_space("mlp", _space(tmp_path, text))
+    assert message in str(err.value)
+    assert str(tmp_path / "space.toml") in str(err.value)
+
+
+@pytest.fixture(scope="session")
+def mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One MLflow sqlite store for these tests, created once (a new store's migrations take seconds)."""
+    from competition.tracking import client
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('tune_mlflow') / 'mlflow.db'}"
+    client(uri)
+    return uri
+
+
+@pytest.fixture()
+def tracked(workspace: Path, mlflow_db: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_db)
+    return workspace
+
+
+def _tune(data_dir: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["tune", "house-prices", "--data-dir", str(data_dir), *args, *sets_args()])
+    return result.exit_code, " ".join(result.output.split())  # rich wraps at the test console's width
+
+
+def test_best_config_reproduces_and_study_continues(hp_data_dir: Path, tracked: Path) -> None:
+    code, out = _tune(hp_data_dir, "--model", "lasso", "--trials", "3", "--rescore-seeds", "1")
+    assert code == 0, out
+    best = float(re.search(r"search OOF log-RMSE (\d\.\d+)", out).group(1))
+    path = Path(re.search(r"best config: (\S+)", out).group(1))
+    assert path.is_file() and "reproduces the trial's OOF bit for bit" in out
+    assert re.search(r"re-scored on 1 fresh fold seeds: best \d\.\d+, default \d\.\d+", out)
+
+    train = runner.invoke(app, ["train", "house-prices", "--data-dir", str(hp_data_dir), "--config", str(path)])
+    assert train.exit_code == 0, train.output
+    oof = float(re.search(r"OOF log-RMSE (\d\.\d+)", " ".join(train.output.split())).group(1))
+    assert oof == pytest.approx(best, abs=1e-5)  # printed to 5 digits; the bundle check is bit for bit
+
+    import optuna
+
+    storage = f"sqlite:///{tracked / 'studies' / 'optuna.db'}"
+    study = optuna.load_study(study_name="house-prices-lasso", storage=storage)
+    assert len(study.trials) == 3
+    run_id = study.user_attrs[next(k for k in study.user_attrs if k.startswith("best_run:"))]
+    assert (tracked / "models" / "house-prices" / run_id).is_dir()  # the bundle predict/blend take
+
+    import json
+
+    listed = runner.invoke(app, ["runs", "house-prices", "--format", "json", "--limit", "500"])
+    rows = [r for r in json.loads(listed.output) if r["kind"] == "tune" and r["study"]["name"] == "house-prices-lasso"]
+    assert rows and rows[0]["oof"] == pytest.approx(best, abs=1e-5) and rows[0]["study"]["best_run_id"] == run_id
+    assert set(rows[0]["params"]) == {"linear.lasso_alpha"}
+
+    code, out = _tune(hp_data_dir, "--model", "lasso", "--trials", "5", "--rescore-seeds", "0", "--no-keep-best")
+    assert code == 0, out
+    study = optuna.load_study(study_name="house-prices-lasso", storage=storage)
+    assert len(study.trials) == 5 and {t.number for t in study.trials} == set(range(5))
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
+
+
+def test_study_for_other_data_is_refused(hp_data_dir: Path, tracked: Path, tmp_path: Path) -> None:
+    from competition.synthetic import house_prices
+
+    code, out = _tune(hp_data_dir, "--model", "ridge", "--trials", "1", "--rescore-seeds", "0", "--no-keep-best")
+    assert code == 0, out
+    other = tmp_path / "other"
+    house_prices.write(other, 240, 120, seed=4)
+    code, out = _tune(other, "--model", "ridge", "--trials", "2", "--rescore-seeds", "0", "--no-keep-best")
+    assert code == 2
+    assert "was made for other data" in out and "--study NAME" in out
+    code, out = _tune(hp_data_dir, "--model", "ridge", "--trials", "2", "--set", "run.fold_seed=9",
+                      "--rescore-seeds", "0", "--no-keep-best")
+    assert code == 2 and "was made for other folds" in out
+
+
+def test_unreachable_storage_fails_fast_and_clearly(hp_data_dir: Path, workspace: Path) -> None:
+    start = time.monotonic()
+    code, out = _tune(hp_data_dir, "--model", "ridge", "--storage", "postgresql://comp:secret@192.0.2.1:5432/optuna")
+    assert time.monotonic() - start < 30
+    assert code == 2 and "Could not reach the study storage postgresql+psycopg://comp:***@192.0.2.1" in out
+    assert "secret" not in out and "Traceback" not in out
+    code, out = _tune(hp_data_dir, "--model", "ridge", "--storage", "sqlite:////no/such/folder/optuna.db")
+    assert code == 2 and "Study storage folder does not exist" in out
+
+
+def test_bad_space_file_from_the_command_line(hp_data_dir: Path, workspace: Path, tmp_path: Path) -> None:
+    path = _space(tmp_path, "[lightgbm]\nnum_leafs = { low = 4, high = 8 }\n")
+    code, out = _tune(hp_data_dir, "--model", "lightgbm", "--space", str(path))
+    assert code == 2 and "unknown setting 'lightgbm.num_leafs'" in out and "lightgbm.num_leaves" in out
+
+
+class _Trial:
+    """Stands in for an Optuna trial in a population run without a study: never pruned."""
+
+    def __init__(self) -> None:
+        self.reports: list[tuple[int, float]] = []
+
+    def report(self, value: float, step: int) -> None:
+        self.reports.append((step, value))
+
+    def should_prune(self) -> bool:
+        return False
+
+
+def test_population_trials_equal_trials_trained_alone(hp_data_dir: Path) -> None:
+    """K trials trained as one batched network score exactly as each trained on its own, with its
+    own lr, weight decay, dropout and patience (per-member patience included)."""
+    from competition.competitions import get_spec
+    from competition.config import build_config
+    from competition.data import load_competition
+    from competition.tune.context import build_context
+    from competition.tune.evaluate import evaluate_population
+    from competition.tune.runner import pin_resolved
+
+    spec = get_spec("house-prices")
+    data = load_competition(spec, hp_data_dir)
+    shared = {"run.model": "mlp", "run.folds": 3, "run.seeds": 2, "mlp.hidden": 16, "mlp.epochs": 25}
+    base = pin_resolved(build_config(spec.config_defaults, shared), "cpu")
+    ctx = build_context(spec, data, base, "cpu")
+    own = [
+        {"mlp.lr": 1e-3, "mlp.weight_decay": 0.1, "mlp.dropout": 0.0, "mlp.patience": 3},
+        {"mlp.lr": 3e-3, "mlp.weight_decay": 1.0, "mlp.dropout": 0.2, "mlp.patience": 8},
+        {"mlp.lr": 5e-4, "mlp.weight_decay": 3.0, "mlp.dropout": 0.4, "mlp.patience": 25},
+    ]
+    configs = [pin_resolved(build_config(spec.config_defaults, shared, o), "cpu") for o in own]
+    together = evaluate_population(ctx, configs, [_Trial() for _ in configs], report_every=5)
+    alone = [evaluate_population(ctx, [c], [_Trial()], report_every=5)[0] for c in configs]
+    for a, b in zip(together, alone, strict=True):
+        assert a.oof_digest == b.oof_digest and a.oof_score == b.oof_score
+        assert a.intermediate == b.intermediate and len(a.intermediate) == 5
+    assert len({o.oof_digest for o in together}) == 3
+    assert not np.isnan([o.oof_score for o in together]).any()
+
+
+def test_population_pruning_stops_members_early(hp_data_dir: Path) -> None:
+    from competition.competitions import get_spec
+    from competition.config import build_config
+    from competition.data import load_competition
+    from competition.tune.context import build_context
+    from competition.tune.evaluate import evaluate_population
+    from competition.tune.runner import pin_resolved
+
+    class PruneAt10(_Trial):
+        def should_prune(self) -> bool:
+            return self.reports[-1][0] >= 10
+
+    spec = get_spec("house-prices")
+    data = load_competition(spec, hp_data_dir)
+    shared = {"run.model": "mlp", "run.folds": 3, "run.seeds": 1, "mlp.hidden": 16, "mlp.epochs": 40,
+              "mlp.patience": 40}
+    config = pin_resolved(build_config(spec.config_defaults, shared), "cpu")
+    ctx = build_context(spec, data, config, "cpu")
+    kept, pruned = evaluate_population(ctx, [config, config], [_Trial(), PruneAt10()], report_every=5)
+    assert pruned.pruned and np.isnan(pruned.oof_score) and [s for s, _ in pruned.intermediate] == [5, 10]
+    assert not kept.pruned and [s for s, _ in kept.intermediate] == [5, 10, 15, 20, 25, 30, 35, 40]
