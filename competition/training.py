@@ -18,7 +18,7 @@ from competition.competitions.base import CompetitionSpec
 from competition.config import RunConfig
 from competition.data import CompetitionData
 from competition.errors import CompError
-from competition.features import FeaturePipeline
+from competition.features import FeaturePipeline, encode_frame
 from competition.metrics import log_rmse_from_logs
 from competition.models import get_family
 from competition.models.base import FamilyResult, FoldMatrices
@@ -121,22 +121,28 @@ def build_fold_matrices(
     folds: list[Fold],
     progress: Any | None = None,
 ) -> tuple[FoldMatrices, list[FeaturePipeline]]:
-    """Fit one FeaturePipeline per fold on that fold's training rows only, then transform all rows."""
+    """Fit one FeaturePipeline per fold on that fold's training rows only, then transform all rows.
+
+    Train and test are encoded once (`encode_frame`: casts, codes, tokens), and each fold's pipeline
+    fits and transforms row subsets of those encodings. Returns per fold the (train rows x features)
+    matrix in frame order (the fold's own training rows carry their out-of-fold target encodings),
+    the (test rows x features) matrix, the feature names, and the fitted pipelines."""
     mats = FoldMatrices(train=[], test=[], names=[])
     pipelines = []
     task = progress.add_task("Features per fold", total=len(folds)) if progress is not None else None
-    test_rows = None
+    enc_train = encode_frame(spec.features, train)
+    enc_test = encode_frame(spec.features, test)
     for fold in folds:
         pipe = FeaturePipeline(spec.features, config.features)
-        x_fit = pipe.fit_transform(train[fold.train], y_log[fold.train])
-        x_all = np.zeros((train.height, x_fit.shape[1]), dtype=np.float32)
+        x_fit = pipe.fit_transform_encoded(enc_train.take(fold.train), y_log[fold.train])
+        x_all = np.empty((train.height, x_fit.shape[1]), dtype=np.float32)
         x_all[fold.train] = x_fit
+        del x_fit
         rest = np.setdiff1d(np.arange(train.height), fold.train)
         if len(rest):
-            x_all[rest] = pipe.transform(train[rest])
-        test_rows = pipe.transform(test)
+            x_all[rest] = pipe.transform_encoded(enc_train.take(rest))
         mats.train.append(x_all)
-        mats.test.append(test_rows)
+        mats.test.append(pipe.transform_encoded(enc_test))
         mats.names.append(pipe.feature_names_)
         pipelines.append(pipe)
         if progress is not None:

@@ -11,7 +11,7 @@ import pytest
 
 from competition.competitions import get_spec
 from competition.data import load_competition
-from competition.features import FeatureConfig, FeaturePipeline
+from competition.features import FeatureConfig, FeaturePipeline, encode_frame
 from competition.training import prepare_frames
 
 
@@ -80,7 +80,7 @@ def test_json_round_trip_gives_identical_matrices(prepared: tuple, tmp_path: Pat
 def test_target_encoding_of_a_training_row_ignores_its_own_target(ca_prepared: tuple) -> None:
     spec, train, _, y = ca_prepared
     pipe = FeaturePipeline(spec.features, FeatureConfig(min_category_count=3, text_min_df=2))
-    values = train[spec.features.high_cardinality[0]].cast(pl.Utf8).fill_null("__missing__")
+    values = encode_frame(spec.features, train).levels[spec.features.high_cardinality[0]]
     y2 = y.copy()
     y2[10] += 5.0
     before = pipe._oof_target_encoding(values, y)
