@@ -30,6 +30,7 @@ from competition.config import RunConfig, config_from_dict
 from competition.data import CompetitionData, load_competition
 from competition.devices import resolve_device
 from competition.errors import CompError, environment_failure, is_environment_os_error
+from competition.feature_cache import FeatureCache
 from competition.liveness import Heartbeat, RunLock
 from competition.models.mlp import compute_dtype
 from competition.paths import Workspace
@@ -228,7 +229,8 @@ def train(
                 lock.acquire()
                 logger.params(parent, config.flat())
                 checkpoint.write_run({"config": config.to_dict(), "data_digest": data.digest})
-            result = run_training(data, config, device, progress, checkpoint)
+            cache = FeatureCache(workspace.features_dir(spec.name), data.digest)
+            result = run_training(data, config, device, progress, checkpoint, feature_cache=cache)
             timings.update(result.timings)
             t0 = time.perf_counter()
             submission = build_submission(spec, result.test_ids, result.test_log)

@@ -18,6 +18,7 @@ from competition.competitions.base import CompetitionSpec
 from competition.config import RunConfig
 from competition.data import CompetitionData
 from competition.errors import CompError
+from competition.feature_cache import FeatureCache
 from competition.features import FeaturePipeline, encode_frame
 from competition.metrics import log_rmse_from_logs
 from competition.models import get_family
@@ -120,29 +121,46 @@ def build_fold_matrices(
     y_log: np.ndarray,
     folds: list[Fold],
     progress: Any | None = None,
+    cache: FeatureCache | None = None,
 ) -> tuple[FoldMatrices, list[FeaturePipeline]]:
     """Fit one FeaturePipeline per fold on that fold's training rows only, then transform all rows.
 
     Train and test are encoded once (`encode_frame`: casts, codes, tokens), and each fold's pipeline
     fits and transforms row subsets of those encodings. Returns per fold the (train rows x features)
     matrix in frame order (the fold's own training rows carry their out-of-fold target encodings),
-    the (test rows x features) matrix, the feature names, and the fitted pipelines."""
+    the (test rows x features) matrix, the feature names, and the fitted pipelines. With a `cache`,
+    a fold already built from the same data, settings, rows and code is read back instead
+    (see `competition.feature_cache`), and new folds are written there."""
     mats = FoldMatrices(train=[], test=[], names=[])
     pipelines = []
     task = progress.add_task("Features per fold", total=len(folds)) if progress is not None else None
-    enc_train = encode_frame(spec.features, train)
-    enc_test = encode_frame(spec.features, test)
+    encoded: list[Any] = []
+
+    def encodings() -> tuple[Any, Any]:
+        if not encoded:
+            encoded.extend([encode_frame(spec.features, train), encode_frame(spec.features, test)])
+        return encoded[0], encoded[1]
+
     for fold in folds:
-        pipe = FeaturePipeline(spec.features, config.features)
-        x_fit = pipe.fit_transform_encoded(enc_train.take(fold.train), y_log[fold.train])
-        x_all = np.empty((train.height, x_fit.shape[1]), dtype=np.float32)
-        x_all[fold.train] = x_fit
-        del x_fit
-        rest = np.setdiff1d(np.arange(train.height), fold.train)
-        if len(rest):
-            x_all[rest] = pipe.transform_encoded(enc_train.take(rest))
+        key = cache.key(spec, config.features, fold.train, (train.height, test.height)) if cache else ""
+        hit = cache.load(key) if cache is not None else None
+        if hit is not None:
+            x_all, x_test, pipe = hit
+        else:
+            enc_train, enc_test = encodings()
+            pipe = FeaturePipeline(spec.features, config.features)
+            x_fit = pipe.fit_transform_encoded(enc_train.take(fold.train), y_log[fold.train])
+            x_all = np.empty((train.height, x_fit.shape[1]), dtype=np.float32)
+            x_all[fold.train] = x_fit
+            del x_fit
+            rest = np.setdiff1d(np.arange(train.height), fold.train)
+            if len(rest):
+                x_all[rest] = pipe.transform_encoded(enc_train.take(rest))
+            x_test = pipe.transform_encoded(enc_test)
+            if cache is not None:
+                cache.save(key, x_all, x_test, pipe)
         mats.train.append(x_all)
-        mats.test.append(pipe.transform_encoded(enc_test))
+        mats.test.append(x_test)
         mats.names.append(pipe.feature_names_)
         pipelines.append(pipe)
         if progress is not None:
@@ -190,9 +208,11 @@ def run_training(
     device: str,
     progress: Any | None = None,
     checkpoint: Checkpoint | None = None,
+    feature_cache: FeatureCache | None = None,
 ) -> TrainingResult:
     """Train every family of `config` on `data`; with a checkpoint, finished pieces are saved
-    as they complete and pieces already there are reused (see `competition.checkpoints`)."""
+    as they complete and pieces already there are reused (see `competition.checkpoints`); with a
+    feature cache, fold matrices built before are reused (see `competition.feature_cache`)."""
     spec = data.spec
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -208,7 +228,7 @@ def run_training(
     dropped = np.zeros(train.height, dtype=bool)
 
     t0 = time.perf_counter()
-    mats, pipelines = build_fold_matrices(spec, config, train, test, y_log, folds, progress)
+    mats, pipelines = build_fold_matrices(spec, config, train, test, y_log, folds, progress, feature_cache)
     timings["features"] = time.perf_counter() - t0
 
     refit = resolve_refit(config, split)
@@ -216,7 +236,9 @@ def run_training(
     if refit:
         t0 = time.perf_counter()
         everything = [Fold(train=np.arange(train.height), valid=np.zeros(0, dtype=np.int64))]
-        refit_mats, refit_pipes = build_fold_matrices(spec, config, train, test, y_log, everything)
+        refit_mats, refit_pipes = build_fold_matrices(
+            spec, config, train, test, y_log, everything, cache=feature_cache
+        )
         refit_pipeline = refit_pipes[0]
         timings["features"] += time.perf_counter() - t0
 

@@ -1,0 +1,110 @@
+"""A disk cache of fitted fold matrices under `features/<competition>/`, so a second run or a
+tuning study with the same data, feature settings and fold rows skips feature fitting.
+
+An entry is one fold: the (train rows x features) and (test rows x features) float32 matrices
+as `.npy` (read with `allow_pickle=False`), the fitted pipeline as JSON, and `meta.json` with
+the matrices' SHA-256. Its key hashes everything the matrices depend on: the data files' digest
+(features and targets), the feature settings and column roles, the fold's training rows (so a
+different split or fold seed is a different entry) and the code version (the source of the
+feature, loading and parsing modules). A cached matrix is therefore exactly what fitting again
+would give, and fitting only ever saw that fold's training rows: no leakage by reuse. Entries
+are written atomically (`competition.atomic.folder`); a damaged or partial entry is ignored,
+removed and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from competition import atomic
+from competition.competitions.base import CompetitionSpec
+from competition.features import FeatureConfig, FeaturePipeline
+
+FORMAT = 1
+"""Bumped when the entry layout changes."""
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def code_version(spec: CompetitionSpec) -> str:
+    """SHA-256 (16 hex) of the source files that decide a fold matrix: feature pipeline, CSV
+    loading, the competition's parser module and this cache."""
+    from competition import data, features
+    from competition.competitions import base
+
+    files = {inspect.getsourcefile(m) for m in (features, data, base)} | {inspect.getsourcefile(spec.prepare)}
+    files.add(__file__)
+    h = hashlib.sha256()
+    for name in sorted(str(f) for f in files if f):
+        h.update(Path(name).name.encode())
+        h.update(Path(name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class FeatureCache:
+    """Fold matrices of one competition's data (`data_digest`) under `folder`."""
+
+    folder: Path
+    data_digest: str
+
+    def key(self, spec: CompetitionSpec, config: FeatureConfig, train_rows: np.ndarray, shape: tuple[int, int]) -> str:
+        """Entry name for one fold: `train_rows` (positions in the train frame) and the
+        (train rows, test rows) `shape` of the frames the fold is built from."""
+        head = {
+            "format": FORMAT,
+            "data": self.data_digest,
+            "features": asdict(config),
+            "roles": asdict(spec.features),
+            "code": code_version(spec),
+            "shape": list(shape),
+        }
+        h = hashlib.sha256(json.dumps(head, sort_keys=True).encode())
+        h.update(np.asarray(train_rows, dtype=np.int64).tobytes())
+        return h.hexdigest()[:32]
+
+    def load(self, key: str) -> tuple[np.ndarray, np.ndarray, FeaturePipeline] | None:
+        """(train matrix, test matrix, fitted pipeline), or None when absent or damaged."""
+        entry = self.folder / key
+        if not entry.is_dir():
+            return None
+        try:
+            meta = json.loads((entry / "meta.json").read_text())
+            arrays = []
+            for name in ("train", "test"):
+                path = entry / f"{name}.npy"
+                if _sha256_file(path) != meta["sha256"][name]:
+                    raise ValueError(f"{path} does not match its checksum")
+                arrays.append(np.load(path, allow_pickle=False))
+            pipe = FeaturePipeline.load(entry / "pipeline.json")
+            if [list(a.shape) for a in arrays] != meta["shapes"] or len(pipe.feature_names_) != arrays[0].shape[1]:
+                raise ValueError("shapes do not match")
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+            shutil.rmtree(entry, ignore_errors=True)  # damaged: rebuilt by the caller
+            return None
+        return arrays[0], arrays[1], pipe
+
+    def save(self, key: str, x_train: np.ndarray, x_test: np.ndarray, pipe: FeaturePipeline) -> None:
+        with atomic.folder(self.folder / key) as tmp:
+            np.save(tmp / "train.npy", x_train, allow_pickle=False)
+            np.save(tmp / "test.npy", x_test, allow_pickle=False)
+            pipe.save(tmp / "pipeline.json")
+            meta = {
+                "format": FORMAT,
+                "shapes": [list(x_train.shape), list(x_test.shape)],
+                "sha256": {"train": _sha256_file(tmp / "train.npy"), "test": _sha256_file(tmp / "test.npy")},
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta))
