@@ -319,6 +319,7 @@ def train(
         f"mean {np.mean(r.fold_scores):.5f} ± {np.std(r.fold_scores):.5f}, OOF [bold]{r.oof_score:.5f}[/]"
     )
     console.print(f"submission: {outcome.submission}")
+    console.print(phase_summary(outcome.timings), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -459,6 +460,13 @@ def competitions() -> None:
     for spec in all_specs().values():
         table.add_row(spec.name, spec.kaggle_slug, spec.id_column, spec.target_column, spec.default_split)
     console.print(table)
+
+
+def phase_summary(timings: dict[str, float]) -> str:
+    """'seconds: load 1.0 · features 4.2 · ...' in the order the phases ran (also logged as seconds.*)."""
+    from competition.run import phase_seconds
+
+    return "seconds: " + " · ".join(f"{name} {sec:.1f}" for name, sec in phase_seconds(timings))
 
 
 def main() -> None:  # pragma: no cover

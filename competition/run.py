@@ -146,6 +146,19 @@ def log_family_folds(logger: RunLogger, parent: str, result: TrainingResult, plo
             del png
 
 
+PHASES = ("load", "prepare", "features", "train", "blend", "write", "tracking")
+
+
+def phase_seconds(timings: dict[str, float]) -> list[tuple[str, float]]:
+    """(phase, wall seconds) in running order: each family's folds and refit right after `train`
+    (their total), then the rest, `total` last."""
+    order = [p for p in PHASES if p in timings]
+    families = [k for k in timings if "." in k]
+    at = order.index("train") + 1 if "train" in order else len(order)
+    names = order[:at] + families + order[at:] + (["total"] if "total" in timings else [])
+    return [(n, timings[n]) for n in names]
+
+
 def parent_summary(result: TrainingResult) -> dict[str, float]:
     metrics = {
         "cv_mean_log_rmse": float(np.mean(result.fold_scores)),
@@ -182,7 +195,7 @@ def train(
     Raises CompError (bad input), EnvironmentFailure (disk, memory, tracking server), or
     RunInterrupted (Ctrl-C/SIGTERM/SIGHUP; the run is marked KILLED)."""
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t_start = t0 = time.perf_counter()
     if data is None:
         data = load_competition(spec, data_dir)
     timings["load"] = time.perf_counter() - t0
@@ -263,6 +276,7 @@ def train(
             logger.artifacts(parent, bundle_dir, "bundle")
             logger.artifact(parent, sub_path, "submission")
             timings["tracking"] += time.perf_counter() - t0
+            timings["total"] = time.perf_counter() - t_start
             summary = parent_summary(result)
             summary.update({f"seconds.{k}": v for k, v in timings.items()})
             logger.metrics(parent, summary)

@@ -68,6 +68,8 @@ class TrainingResult:
     """Outlier-rule rows left out of the training parts of at least one family."""
     unparsable: dict[str, int]
     timings: dict[str, float]
+    """Wall seconds per phase: prepare, features (all folds and the refit, cache reads included),
+    `<family>.folds` and `<family>.refit` per family, train (all families), blend."""
 
     @property
     def validated(self) -> np.ndarray:
@@ -252,6 +254,7 @@ def run_training(
         members = make_members(folds, config.run.seeds, config.run.seed, keep)
         result = fit_in_pieces(family, mats, y_log, members, config, device, progress, checkpoint, f"{name}-cv")
         oof, fold_scores, oof_score = score_members(members, result, folds, y_log)
+        timings[f"{name}.folds"] = time.perf_counter() - t0
         run = FamilyRun(
             name=name,
             members=members,
@@ -274,9 +277,11 @@ def run_training(
                 )
                 for s in range(config.run.seeds)
             ]
+            t_refit = time.perf_counter()
             run.refit_result = fit_in_pieces(
                 family, refit_mats, y_log, run.refit_members, config, device, progress, checkpoint, f"{name}-refit"
             )
+            timings[f"{name}.refit"] = time.perf_counter() - t_refit
             run.test_log = run.refit_result.test_pred.mean(axis=0)
             run.prediction_path = "refit-full"
         run.seconds = time.perf_counter() - t0
@@ -285,6 +290,7 @@ def run_training(
 
     from competition.ensemble import blend_families, crossfit_blend_score
 
+    t0 = time.perf_counter()
     weights, oof_log, test_log = blend_families(families, y_log, config.run.blend)
     seen = np.isfinite(oof_log)
     crossfit = float("nan")
@@ -292,6 +298,7 @@ def run_training(
         oof_matrix = np.column_stack([fam.oof_log for fam in families])
         crossfit = crossfit_blend_score(oof_matrix, y_log, fold_of_rows(folds, len(y_log)), config.run.blend)
     fold_scores = [log_rmse_from_logs(oof_log[f.valid], y_log[f.valid]) for f in folds]
+    timings["blend"] = time.perf_counter() - t0
     return TrainingResult(
         spec=spec,
         config=config,
