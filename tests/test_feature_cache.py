@@ -43,6 +43,7 @@ def test_second_run_reads_the_cache_and_gives_the_same_oof_bit_for_bit(ca, tmp_p
     cache = FeatureCache(tmp_path / "features", ca.digest)
     first = run_training(ca, config, "cpu", feature_cache=cache)
     assert len(calls) == 4  # 3 time folds + the refit on all rows
+    assert {"features", "lasso.folds", "lasso.refit", "train", "blend"} <= set(first.timings)
     assert len(list((tmp_path / "features").iterdir())) == 4
     second = run_training(ca, config, "cpu", feature_cache=cache)
     assert len(calls) == 4  # nothing fit again
