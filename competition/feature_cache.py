@@ -40,17 +40,19 @@ def _sha256_file(path: Path) -> str:
 
 
 def code_version(spec: CompetitionSpec) -> str:
-    """SHA-256 (16 hex) of the source files that decide a fold matrix: feature pipeline, CSV
-    loading, the competition's parser module and this cache."""
-    from competition import data, features
-    from competition.competitions import base
-
-    files = {inspect.getsourcefile(m) for m in (features, data, base)} | {inspect.getsourcefile(spec.prepare)}
-    files.add(__file__)
+    """SHA-256 (16 hex) of the source files on the path from CSV to fold matrix: CSV loading and
+    normalising, the competition parsers, the feature pipeline and this cache."""
+    package = Path(__file__).resolve().parent
+    names = ["features.py", "data.py", "normalize.py", "sources.py", "feature_cache.py"]
+    files = [package / n for n in names if (package / n).exists()]
+    files += sorted((package / "competitions").glob("*.py"))
+    prepare = inspect.getsourcefile(spec.prepare)
+    if prepare and Path(prepare).resolve() not in {f.resolve() for f in files}:
+        files.append(Path(prepare))
     h = hashlib.sha256()
-    for name in sorted(str(f) for f in files if f):
-        h.update(Path(name).name.encode())
-        h.update(Path(name).read_bytes())
+    for path in files:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
