@@ -100,6 +100,17 @@ class FeatureCache:
         return arrays[0], arrays[1], pipe
 
     def save(self, key: str, x_train: np.ndarray, x_test: np.ndarray, pipe: FeaturePipeline) -> None:
+        """Write one entry atomically; when another process wrote the same entry first (two runs
+        in one workspace), theirs is kept: it holds the same matrices."""
+        if (self.folder / key / "meta.json").exists():
+            return
+        try:
+            self._write(key, x_train, x_test, pipe)
+        except OSError:
+            if not (self.folder / key / "meta.json").exists():
+                raise
+
+    def _write(self, key: str, x_train: np.ndarray, x_test: np.ndarray, pipe: FeaturePipeline) -> None:
         with atomic.folder(self.folder / key) as tmp:
             np.save(tmp / "train.npy", x_train, allow_pickle=False)
             np.save(tmp / "test.npy", x_test, allow_pickle=False)
