@@ -506,8 +506,6 @@ SPEC = CompetitionSpec(
     # 40k rows per fold want larger batches and fewer epochs; clip wider since log prices matter
     # at the extremes here.
     config_defaults={
-        # The blend beats the MLP alone here (README, Measured); `--model mlp` for the MLP only.
-        "run.model": "mlp,lightgbm,lasso",
         "features.clip": 5.0,
         "mlp.hidden": 128,
         "mlp.batch_size": 512,

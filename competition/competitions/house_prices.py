@@ -400,9 +400,6 @@ def outlier_rule(raw: pl.DataFrame) -> pl.Series:
 
 
 LIGHTGBM_DEFAULTS: dict[str, object] = {
-    # The default `comp train house-prices` (no --model) is the three-family blend: OOF 0.1145 vs
-    # 0.1192 for the MLP alone on the real files, 27 s on 2 cores (README, Measured).
-    "run.model": "mlp,lightgbm,lasso",
     "lightgbm.linear_tree": True,
     "lightgbm.linear_lambda": 1.0,
     "lightgbm.extra_trees": False,
