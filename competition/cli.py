@@ -327,6 +327,7 @@ def train(
     console.print(f"mlflow model: {outcome.model_uri}" + (
         f" (registered as {register} version {outcome.registered_version})" if outcome.registered_version else ""
     ), soft_wrap=True, highlight=False)
+    console.print(phase_summary(outcome.timings), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -467,6 +468,13 @@ def competitions() -> None:
     for spec in all_specs().values():
         table.add_row(spec.name, spec.kaggle_slug, spec.id_column, spec.target_column, spec.default_split)
     console.print(table)
+
+
+def phase_summary(timings: dict[str, float]) -> str:
+    """'seconds: load 1.0 · features 4.2 · ...' in the order the phases ran (also logged as seconds.*)."""
+    from competition.run import phase_seconds
+
+    return "seconds: " + " · ".join(f"{name} {sec:.1f}" for name, sec in phase_seconds(timings))
 
 
 def main() -> None:  # pragma: no cover

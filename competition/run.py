@@ -30,6 +30,7 @@ from competition.config import RunConfig, config_from_dict
 from competition.data import CompetitionData, load_competition
 from competition.devices import resolve_device
 from competition.errors import CompError, environment_failure, is_environment_os_error
+from competition.feature_cache import FeatureCache
 from competition.liveness import Heartbeat, RunLock
 from competition.models.mlp import compute_dtype
 from competition.paths import Workspace
@@ -148,6 +149,19 @@ def log_family_folds(logger: RunLogger, parent: str, result: TrainingResult, plo
             del png
 
 
+PHASES = ("load", "prepare", "features", "train", "blend", "write", "tracking")
+
+
+def phase_seconds(timings: dict[str, float]) -> list[tuple[str, float]]:
+    """(phase, wall seconds) in running order: each family's folds and refit right after `train`
+    (their total), then the rest, `total` last."""
+    order = [p for p in PHASES if p in timings]
+    families = [k for k in timings if "." in k]
+    at = order.index("train") + 1 if "train" in order else len(order)
+    names = order[:at] + families + order[at:] + (["total"] if "total" in timings else [])
+    return [(n, timings[n]) for n in names]
+
+
 def parent_summary(result: TrainingResult) -> dict[str, float]:
     metrics = {
         "cv_mean_log_rmse": float(np.mean(result.fold_scores)),
@@ -191,7 +205,7 @@ def train(
     from competition.mlflow_model import log_run_model
 
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t_start = t0 = time.perf_counter()
     if data is None:
         data = load_competition(spec, data_dir)
     timings["load"] = time.perf_counter() - t0
@@ -248,7 +262,8 @@ def train(
                 lock.acquire()
                 logger.params(parent, config.flat())
                 checkpoint.write_run({"config": config.to_dict(), "data_digest": data.digest})
-            result = run_training(data, config, device, progress, checkpoint)
+            cache = FeatureCache(workspace.features_dir(spec.name), data.digest)
+            result = run_training(data, config, device, progress, checkpoint, feature_cache=cache)
             timings.update(result.timings)
             t0 = time.perf_counter()
             submission = build_submission(spec, result.test_ids, result.test_log)
@@ -281,6 +296,7 @@ def train(
             logger.artifacts(parent, bundle_dir, "bundle")
             logger.artifact(parent, sub_path, "submission")
             timings["tracking"] += time.perf_counter() - t0
+            timings["total"] = time.perf_counter() - t_start
             summary = parent_summary(result)
             summary.update({f"seconds.{k}": v for k, v in timings.items()})
             logger.metrics(parent, summary)

@@ -18,7 +18,8 @@ from competition.competitions.base import CompetitionSpec
 from competition.config import RunConfig
 from competition.data import CompetitionData
 from competition.errors import CompError
-from competition.features import FeaturePipeline
+from competition.feature_cache import FeatureCache
+from competition.features import FeaturePipeline, encode_frame
 from competition.metrics import log_rmse_from_logs
 from competition.models import get_family
 from competition.models.base import FamilyResult, FoldMatrices
@@ -67,6 +68,8 @@ class TrainingResult:
     """Outlier-rule rows left out of the training parts of at least one family."""
     unparsable: dict[str, int]
     timings: dict[str, float]
+    """Wall seconds per phase: prepare, features (all folds and the refit, cache reads included),
+    `<family>.folds` and `<family>.refit` per family, train (all families), blend."""
 
     @property
     def validated(self) -> np.ndarray:
@@ -126,23 +129,46 @@ def build_fold_matrices(
     y_log: np.ndarray,
     folds: list[Fold],
     progress: Any | None = None,
+    cache: FeatureCache | None = None,
 ) -> tuple[FoldMatrices, list[FeaturePipeline]]:
-    """Fit one FeaturePipeline per fold on that fold's training rows only, then transform all rows."""
+    """Fit one FeaturePipeline per fold on that fold's training rows only, then transform all rows.
+
+    Train and test are encoded once (`encode_frame`: casts, codes, tokens), and each fold's pipeline
+    fits and transforms row subsets of those encodings. Returns per fold the (train rows x features)
+    matrix in frame order (the fold's own training rows carry their out-of-fold target encodings),
+    the (test rows x features) matrix, the feature names, and the fitted pipelines. With a `cache`,
+    a fold already built from the same data, settings, rows and code is read back instead
+    (see `competition.feature_cache`), and new folds are written there."""
     mats = FoldMatrices(train=[], test=[], names=[])
     pipelines = []
     task = progress.add_task("Features per fold", total=len(folds)) if progress is not None else None
-    test_rows = None
+    encoded: list[Any] = []
+
+    def encodings() -> tuple[Any, Any]:
+        if not encoded:
+            encoded.extend([encode_frame(spec.features, train), encode_frame(spec.features, test)])
+        return encoded[0], encoded[1]
+
     for fold in folds:
-        pipe = FeaturePipeline(spec.features, config.features)
-        x_fit = pipe.fit_transform(train[fold.train], y_log[fold.train])
-        x_all = np.zeros((train.height, x_fit.shape[1]), dtype=np.float32)
-        x_all[fold.train] = x_fit
-        rest = np.setdiff1d(np.arange(train.height), fold.train)
-        if len(rest):
-            x_all[rest] = pipe.transform(train[rest])
-        test_rows = pipe.transform(test)
+        key = cache.key(spec, config.features, fold.train, (train.height, test.height)) if cache else ""
+        hit = cache.load(key) if cache is not None else None
+        if hit is not None:
+            x_all, x_test, pipe = hit
+        else:
+            enc_train, enc_test = encodings()
+            pipe = FeaturePipeline(spec.features, config.features)
+            x_fit = pipe.fit_transform_encoded(enc_train.take(fold.train), y_log[fold.train])
+            x_all = np.empty((train.height, x_fit.shape[1]), dtype=np.float32)
+            x_all[fold.train] = x_fit
+            del x_fit
+            rest = np.setdiff1d(np.arange(train.height), fold.train)
+            if len(rest):
+                x_all[rest] = pipe.transform_encoded(enc_train.take(rest))
+            x_test = pipe.transform_encoded(enc_test)
+            if cache is not None:
+                cache.save(key, x_all, x_test, pipe)
         mats.train.append(x_all)
-        mats.test.append(test_rows)
+        mats.test.append(x_test)
         mats.names.append(pipe.feature_names_)
         pipelines.append(pipe)
         if progress is not None:
@@ -190,9 +216,11 @@ def run_training(
     device: str,
     progress: Any | None = None,
     checkpoint: Checkpoint | None = None,
+    feature_cache: FeatureCache | None = None,
 ) -> TrainingResult:
     """Train every family of `config` on `data`; with a checkpoint, finished pieces are saved
-    as they complete and pieces already there are reused (see `competition.checkpoints`)."""
+    as they complete and pieces already there are reused (see `competition.checkpoints`); with a
+    feature cache, fold matrices built before are reused (see `competition.feature_cache`)."""
     spec = data.spec
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -208,7 +236,7 @@ def run_training(
     dropped = np.zeros(train.height, dtype=bool)
 
     t0 = time.perf_counter()
-    mats, pipelines = build_fold_matrices(spec, config, train, test, y_log, folds, progress)
+    mats, pipelines = build_fold_matrices(spec, config, train, test, y_log, folds, progress, feature_cache)
     timings["features"] = time.perf_counter() - t0
 
     refit = resolve_refit(config, split)
@@ -216,7 +244,9 @@ def run_training(
     if refit:
         t0 = time.perf_counter()
         everything = [Fold(train=np.arange(train.height), valid=np.zeros(0, dtype=np.int64))]
-        refit_mats, refit_pipes = build_fold_matrices(spec, config, train, test, y_log, everything)
+        refit_mats, refit_pipes = build_fold_matrices(
+            spec, config, train, test, y_log, everything, cache=feature_cache
+        )
         refit_pipeline = refit_pipes[0]
         timings["features"] += time.perf_counter() - t0
 
@@ -230,6 +260,7 @@ def run_training(
         members = make_members(folds, config.run.seeds, config.run.seed, keep)
         result = fit_in_pieces(family, mats, y_log, members, config, device, progress, checkpoint, f"{name}-cv")
         oof, fold_scores, oof_score = score_members(members, result, folds, y_log)
+        timings[f"{name}.folds"] = time.perf_counter() - t0
         run = FamilyRun(
             name=name,
             members=members,
@@ -252,9 +283,11 @@ def run_training(
                 )
                 for s in range(config.run.seeds)
             ]
+            t_refit = time.perf_counter()
             run.refit_result = fit_in_pieces(
                 family, refit_mats, y_log, run.refit_members, config, device, progress, checkpoint, f"{name}-refit"
             )
+            timings[f"{name}.refit"] = time.perf_counter() - t_refit
             run.test_log = run.refit_result.test_pred.mean(axis=0)
             run.prediction_path = "refit-full"
         run.seconds = time.perf_counter() - t0
@@ -263,6 +296,7 @@ def run_training(
 
     from competition.ensemble import blend_families, crossfit_blend_score
 
+    t0 = time.perf_counter()
     weights, oof_log, test_log = blend_families(families, y_log, config.run.blend)
     seen = np.isfinite(oof_log)
     crossfit = float("nan")
@@ -270,6 +304,7 @@ def run_training(
         oof_matrix = np.column_stack([fam.oof_log for fam in families])
         crossfit = crossfit_blend_score(oof_matrix, y_log, fold_of_rows(folds, len(y_log)), config.run.blend)
     fold_scores = [log_rmse_from_logs(oof_log[f.valid], y_log[f.valid]) for f in folds]
+    timings["blend"] = time.perf_counter() - t0
     return TrainingResult(
         spec=spec,
         config=config,

@@ -11,7 +11,7 @@ import pytest
 
 from competition.competitions import get_spec
 from competition.data import load_competition
-from competition.features import FeatureConfig, FeaturePipeline
+from competition.features import FeatureConfig, FeaturePipeline, encode_frame
 from competition.training import prepare_frames
 
 
@@ -80,7 +80,7 @@ def test_json_round_trip_gives_identical_matrices(prepared: tuple, tmp_path: Pat
 def test_target_encoding_of_a_training_row_ignores_its_own_target(ca_prepared: tuple) -> None:
     spec, train, _, y = ca_prepared
     pipe = FeaturePipeline(spec.features, FeatureConfig(min_category_count=3, text_min_df=2))
-    values = train[spec.features.high_cardinality[0]].cast(pl.Utf8).fill_null("__missing__")
+    values = encode_frame(spec.features, train).levels[spec.features.high_cardinality[0]]
     y2 = y.copy()
     y2[10] += 5.0
     before = pipe._oof_target_encoding(values, y)
@@ -122,3 +122,38 @@ def test_training_rows_get_the_same_text_features_when_fitting_as_when_transform
     text_cols = [j for j, nm in enumerate(pipe.feature_names_) if "__svd" in nm]
     assert text_cols
     assert np.array_equal(fitted[:, text_cols], again[:, text_cols])
+
+
+def test_bag_select_matches_dense_column_picking() -> None:
+    """Bag.select (the counts of chosen items, in the chosen order) against plain dense indexing,
+    with empty rows, unknown items, an unsorted and an empty choice."""
+    import scipy.sparse as sp
+
+    from competition.features import Bag
+
+    counts = sp.random(50, 30, density=0.2, random_state=1, format="lil")
+    counts[5, :] = 0
+    counts[49, :] = 0
+    counts = sp.csr_matrix(np.ceil(counts.toarray() * 3))
+    names = [f"t{i:02d}" for i in range(30)]
+    bag = Bag(counts, names, np.zeros(50))
+    dense = counts.toarray()
+    for wanted in (["t03", "t01", "zz", "t29"], ["t00", "t07", "t11", "t12", "t28"], []):
+        expected = np.zeros((50, len(wanted)))
+        for j, w in enumerate(wanted):
+            if w in names:
+                expected[:, j] = dense[:, names.index(w)]
+        assert np.array_equal(bag.select(wanted).toarray(), expected)
+
+
+def test_encoded_subsets_give_the_same_matrix_as_the_frame(ca_prepared: tuple) -> None:
+    """Fitting/transforming row subsets of one encoding equals encoding the subset frame itself."""
+    spec, train, _test, y = ca_prepared
+    rows = np.arange(0, train.height, 2)
+    enc = encode_frame(spec.features, train)
+    a = FeaturePipeline(spec.features, FeatureConfig(min_category_count=3, text_min_df=2))
+    b = FeaturePipeline(spec.features, FeatureConfig(min_category_count=3, text_min_df=2))
+    assert np.array_equal(a.fit_transform_encoded(enc.take(rows), y[rows]), b.fit_transform(train[rows], y[rows]))
+    assert a.state_ == b.state_
+    other = np.arange(1, train.height, 2)
+    assert np.array_equal(a.transform_encoded(enc.take(other)), b.transform(train[other]))

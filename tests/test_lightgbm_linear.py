@@ -41,6 +41,20 @@ def fast_config(**sets: object) -> object:
     return build_config({**quick, **sets})
 
 
+def test_lightgbm_seeds_sharing_a_fold_dataset_match_separate_fits() -> None:
+    """Each fold's binned Dataset is built once for all its seeds: a member fit together with its
+    fold-mates gives bit for bit what it gives fit alone (its own Dataset)."""
+    mats, y, members = toy_problem()
+    family = get_family("lightgbm")
+    cfg = fast_config()
+    together = family.fit(mats, y, members, cfg, "cpu")
+    for j, m in enumerate(members):
+        alone = family.fit(mats, y, [m], cfg, "cpu")
+        np.testing.assert_array_equal(alone.test_pred[0], together.test_pred[j])
+        np.testing.assert_array_equal(alone.valid_pred[0], together.valid_pred[j])
+        assert alone.best_iteration[0] == together.best_iteration[j]
+
+
 def test_lightgbm_family_early_stops_seeds_and_refits(tmp_path: Path) -> None:
     mats, y, members = toy_problem()
     family = get_family("lightgbm")

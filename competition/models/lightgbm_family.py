@@ -62,6 +62,9 @@ def booster_params(cfg: Any, seed: int, threads: int) -> dict[str, Any]:
         "linear_lambda": cfg.linear_lambda,
         "min_data_per_group": cfg.min_data_in_leaf,
         "seed": int(seed),
+        # Bins come from all rows below LightGBM's 200,000-row sample, so this seed changes
+        # nothing there; fixing it lets every seed of a fold share one binned Dataset.
+        "data_random_seed": 1,
         "deterministic": True,
         "force_col_wise": True,
         "num_threads": threads,
@@ -94,6 +97,35 @@ def folded_names(names: list[str], groups: list[list[int]]) -> list[str]:
     return [n for j, n in enumerate(names) if j not in grouped] + [names[cols[0]].split("=", 1)[0] for cols in groups]
 
 
+def fold_datasets(
+    x: np.ndarray, y_log: np.ndarray, member: Member, cat_cols: list[int], params: dict[str, Any]
+) -> tuple[Any, Any]:
+    """The binned training (and validation) rows of one member, built once and shared by every
+    seed of the same rows: binning depends on the rows and the Dataset parameters (`max_bin`,
+    `min_data_in_leaf` for pre-filtering, `linear_tree`), never on the seed, because
+    `data_random_seed` is fixed (see `booster_params`)."""
+    import lightgbm as lgb
+
+    dtrain = lgb.Dataset(
+        x[member.train_idx],
+        y_log[member.train_idx],
+        categorical_feature=cat_cols or "auto",
+        params=params,
+        free_raw_data=False,
+    ).construct()
+    dvalid = None
+    if len(member.valid_idx):
+        dvalid = lgb.Dataset(
+            x[member.valid_idx],
+            y_log[member.valid_idx],
+            reference=dtrain,
+            categorical_feature=cat_cols or "auto",
+            params=params,
+            free_raw_data=False,
+        ).construct()
+    return dtrain, dvalid
+
+
 class LightGBMFamily:
     name = "lightgbm"
 
@@ -120,23 +152,22 @@ class LightGBMFamily:
         history: list[dict[str, list[float]]] = []
         importance: dict[str, float] = {}
         models: list[str] = []
+        datasets: dict[tuple[int, bytes, bytes], tuple[Any, Any]] = {}
         for j, m in enumerate(members):
             x = x_train[m.fold]
             n_cols = x.shape[1]
             cat_cols = list(range(n_cols - len(groups[m.fold]), n_cols))
             params = booster_params(cfg, m.seed, resolve_threads(cfg.num_threads, len(m.train_idx)))
-            dtrain = lgb.Dataset(
-                x[m.train_idx],
-                y_log[m.train_idx],
-                categorical_feature=cat_cols or "auto",
-                params=params,
-                free_raw_data=True,
-            )
+            key = (m.fold, np.asarray(m.train_idx).tobytes(), np.asarray(m.valid_idx).tobytes())
+            if key not in datasets:
+                datasets.clear()  # members come fold by fold: keep one fold's binned rows at a time
+                datasets[key] = fold_datasets(x, y_log, m, cat_cols, params)
+            dtrain, dvalid = datasets[key]
             curves: dict[str, Any] = {}
             callbacks: list[Any] = [lgb.record_evaluation(curves)]
             sets, set_names = [dtrain], ["train"]
-            if len(m.valid_idx):
-                sets.append(lgb.Dataset(x[m.valid_idx], y_log[m.valid_idx], reference=dtrain))
+            if dvalid is not None:
+                sets.append(dvalid)
                 set_names.append("valid")
                 callbacks.append(lgb.early_stopping(cfg.early_stopping_rounds, first_metric_only=True, verbose=False))
                 rounds = cfg.max_rounds

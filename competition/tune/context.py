@@ -18,6 +18,7 @@ import numpy as np
 from competition.competitions.base import CompetitionSpec
 from competition.config import RunConfig
 from competition.data import CompetitionData
+from competition.feature_cache import FeatureCache
 from competition.models.base import FoldMatrices
 from competition.splits import Fold, fingerprint
 from competition.training import build_fold_matrices, drops_outliers, folds_for, prepare_frames
@@ -50,13 +51,19 @@ def settings_digest(config: RunConfig, searched: list[str]) -> dict[str, str]:
     return {k: repr(v) for k, v in config.flat().items() if k not in searched and k not in ("run.threads",)}
 
 
-def build_context(spec: CompetitionSpec, data: CompetitionData, base: RunConfig, device: str) -> TuneContext:
-    """Prepare frames, folds and fold matrices once (H5's feature cache applies inside
-    `build_fold_matrices` when present)."""
+def build_context(
+    spec: CompetitionSpec,
+    data: CompetitionData,
+    base: RunConfig,
+    device: str,
+    feature_cache: FeatureCache | None = None,
+) -> TuneContext:
+    """Prepare frames, folds and fold matrices once for the whole study; with `feature_cache`
+    (the workspace's features/ folder) the fold matrices of an earlier run or worker are reused."""
     train, test, _ = prepare_frames(spec, data)
     split, folds = folds_for(data, base)
     y_log = data.y_log
-    mats, _ = build_fold_matrices(spec, base, train, test, y_log, folds)
+    mats, _ = build_fold_matrices(spec, base, train, test, y_log, folds, cache=feature_cache)
     keep = np.ones(train.height, dtype=bool)
     if spec.outlier_rule is not None and drops_outliers(base.run.model, base):
         keep = ~spec.outlier_rule(data.train).to_numpy().astype(bool)

@@ -23,6 +23,7 @@ from competition.config import RunConfig, build_config, parse_sets, to_toml
 from competition.data import CompetitionData, load_competition
 from competition.devices import resolve_device
 from competition.errors import CompError
+from competition.feature_cache import FeatureCache
 from competition.paths import Workspace
 from competition.tune.context import TuneContext, build_context, settings_digest
 from competition.tune.evaluate import TimeUp, TrialOutcome, evaluate_by_fold, evaluate_population
@@ -263,7 +264,7 @@ def _run_tune(opts: TuneOptions, workspace: Workspace, spec: Any, view: LiveView
         layers.append({"run.exclude_latest": plain.run.holdout_share})
     base = trial_config(layers, {}, device)
     view.status(f"building fold matrices ({base.run.folds} folds)")
-    ctx = build_context(spec, data, base, device)
+    ctx = build_context(spec, data, base, device, FeatureCache(workspace.features_dir(spec.name), data.digest))
 
     fingerprint = {
         "competition": spec.name,
