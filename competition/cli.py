@@ -484,7 +484,9 @@ def submit(
 
 @app.command("config")
 def show_config(
-    competition: Annotated[str | None, typer.Argument(help="Show this competition's defaults.")] = None,
+    competition: Annotated[
+        str | None, typer.Argument(help="Show this competition's defaults [default: none, the toolkit's own].")
+    ] = None,
 ) -> None:
     """List every setting (`--set key=value`) with its default and what it accepts."""
     from competition.config import describe_allowed

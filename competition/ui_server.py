@@ -18,6 +18,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from competition.errors import CompError
 
@@ -62,8 +63,23 @@ def is_healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group `pgid`, from /proc (Linux)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited while we looked
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
 def group_alive(pgid: int) -> bool:
-    """Whether any process of group `pgid` still exists (zombies of ours are reaped first)."""
+    """Whether any live process of group `pgid` is left (zombies awaiting their reaper do not count)."""
+    if Path("/proc/self/stat").exists():
+        return bool(group_members(pgid))
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:

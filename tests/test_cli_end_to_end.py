@@ -96,10 +96,10 @@ def test_holdout_split(workspace: Path, hp_data_dir: Path) -> None:
 
 
 def test_ui_starts_mlflow_on_the_workspace_store(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import subprocess
+    from competition import ui_server
 
     seen: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "call", lambda cmd, **kw: seen.append(cmd) or 0)
+    monkeypatch.setattr(ui_server, "serve", lambda cmd, *a, **kw: seen.append(cmd) or 0)
     result = runner.invoke(app, ["ui", "--port", "5999"])
     assert result.exit_code == 0, result.output
     cmd = seen[0]
@@ -118,7 +118,7 @@ def test_data_info_config_and_competitions(workspace: Path, hp_data_dir: Path) -
 
 
 def test_submit_without_kaggle_credentials_says_how_to_set_them(
-    workspace: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hp_data_dir: Path
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
@@ -127,8 +127,9 @@ def test_submit_without_kaggle_credentials_says_how_to_set_them(
     for var in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     sub = workspace / "sub.csv"
-    sub.write_text("Id,SalePrice\n1461,100000.0\n")
-    result = runner.invoke(app, ["submit", "house-prices", str(sub), "-m", "try"])
+    ids = pl.read_csv(hp_data_dir / "test.csv", infer_schema=False)["Id"]
+    pl.DataFrame({"Id": ids.cast(pl.Int64), "SalePrice": [100000.0] * len(ids)}).write_csv(sub)  # a valid file
+    result = runner.invoke(app, ["submit", "house-prices", str(sub), "-m", "try", "--data-dir", str(hp_data_dir)])
     assert result.exit_code == 2
     assert "KAGGLE_USERNAME" in result.output and "kaggle.json" in result.output
     assert "Traceback" not in result.output
