@@ -74,3 +74,18 @@ def test_fallback_member_does_not_depend_on_its_batch_mates(monkeypatch: pytest.
         alone.step([t[2:3] for t in g], np.full(1, 1e-3), np.full(1, 0.1))
     for a, b in zip(together.params, alone.params, strict=True):
         assert torch.equal(a[2:3], b)
+
+
+def test_pyproject_admits_the_torch_under_test() -> None:
+    """pyproject's torch range contains the torch this suite runs on (and nothing older than it)."""
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    meta = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    (req,) = [Requirement(r) for r in meta["project"]["dependencies"] if Requirement(r).name == "torch"]
+    installed = Version(torch.__version__.split("+")[0])
+    assert req.specifier.contains(installed), (str(req), torch.__version__)
+    assert not req.specifier.contains(Version(f"{installed.major}.{installed.minor - 1}"))
