@@ -259,21 +259,21 @@ LIMITS: dict[str, Check] = {
     "linear.max_iter": _COUNT,
     "linear.tol": _NONNEG,
 }
-"""Every setting's allowed values, checked by `build_config` (TOML file, --set, --config, a saved
-run's config, a search space's bounds: all the same way). Booleans and `Literal` fields (e.g.
+"""Every setting's allowed values, checked by `build_config` (TOML file, --set, --config,
+--from-run, a search space's bounds: all the same way) before a run starts. Booleans and `Literal` fields (e.g.
 `run.device`, `mlp.precision`) are checked by their type alone; `tests/test_config_limits.py`
 fails when a new setting has neither."""
 
 
-def check_setting(key: str, value: Any) -> Any:
-    """`value` converted to setting `key`'s type and checked against its range, else a CompError
-    naming the key and what it allows (an unknown key included). For callers that take values
-    outside `build_config`, e.g. the bounds of a search space."""
+def check_setting(key: str, value: Any, ranges: bool = True) -> Any:
+    """`value` converted to setting `key`'s type and (unless `ranges` is False) checked against its
+    range, else a CompError naming the key and what it allows (an unknown key included). For
+    callers that take values outside `build_config`, e.g. the bounds of a search space."""
     types = _field_types()
     if key not in types:
         raise CompError(f"Unknown setting {key!r}. Run `comp config` to list every setting.")
     value = _coerce(key, value, types[key])
-    if key in LIMITS:
+    if ranges and key in LIMITS:
         LIMITS[key].check(key, value)
     return value
 
@@ -370,10 +370,10 @@ def load_toml(path: Path) -> dict[str, Any]:
     return flat
 
 
-def build_config(*layers: dict[str, Any]) -> RunConfig:
+def build_config(*layers: dict[str, Any], ranges: bool = True) -> RunConfig:
     """Apply override layers (later wins) to the defaults, checking every key, type and range
     (`LIMITS`) here, before any data is read or any run is started. Raises CompError naming the
-    first bad key."""
+    first bad key. `ranges=False` checks keys and types only (a saved run's own config)."""
     import difflib
 
     types = _field_types()
@@ -385,8 +385,8 @@ def build_config(*layers: dict[str, Any]) -> RunConfig:
                 close = close or difflib.get_close_matches(key, list(types), n=3, cutoff=0.75)
                 hint = f" Did you mean {', '.join(close)}?" if close else ""
                 raise CompError(f"Unknown setting {key!r}.{hint} Run `comp config` to list every setting.")
-            merged[key] = check_setting(key, value)
-    if merged.get("run.split") != "holdout" and merged.get("run.folds", 2) < 2:
+            merged[key] = check_setting(key, value, ranges)
+    if ranges and merged.get("run.split") != "holdout" and merged.get("run.folds", 2) < 2:
         raise CompError(
             f"--folds (run.folds) must be at least 2 for cross-validation; got {merged['run.folds']}. "
             "Use --split holdout for a single validation block."
@@ -418,5 +418,7 @@ def to_toml(config: RunConfig) -> str:
 
 
 def config_from_dict(data: dict[str, dict[str, Any]]) -> RunConfig:
-    """Rebuild a config saved with `to_dict` (e.g. from a bundle or a logged run)."""
-    return build_config({f"{s}.{k}": v for s, vals in data.items() for k, v in vals.items()})
+    """Rebuild a config saved with `to_dict` (e.g. from a bundle or a logged run). Keys and types
+    are checked, ranges not: a run saved before a range existed still predicts and resumes as it
+    ran (starting a new run from it, `--from-run`, checks ranges)."""
+    return build_config({f"{s}.{k}": v for s, vals in data.items() for k, v in vals.items()}, ranges=False)

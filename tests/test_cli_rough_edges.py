@@ -346,3 +346,16 @@ def test_thread_default_is_one_place(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         torch.set_num_threads(before)
     assert build_settings({}, {}).threads == 0  # diagnose defers to devices.DEFAULT_THREADS
+
+
+def test_a_saved_runs_config_loads_even_if_now_out_of_range() -> None:
+    """Bundles written before a range existed still predict and resume; a new run from them is checked."""
+    from competition.config import build_config, config_from_dict
+    from competition.errors import CompError
+
+    saved = {"mlp": {"dropout": 1.5}, "run": {"folds": 5}}
+    assert config_from_dict(saved).mlp.dropout == 1.5
+    with pytest.raises(CompError, match=r"mlp\.dropout must be in \[0, 1\)"):
+        build_config({"mlp.dropout": 1.5})
+    with pytest.raises(CompError, match="mlp.dropout expects a finite number"):
+        config_from_dict({"mlp": {"dropout": "high"}})

@@ -89,3 +89,19 @@ def test_pyproject_admits_the_torch_under_test() -> None:
     installed = Version(torch.__version__.split("+")[0])
     assert req.specifier.contains(installed), (str(req), torch.__version__)
     assert not req.specifier.contains(Version(f"{installed.major}.{installed.minor - 1}"))
+
+
+def test_trainer_runs_on_the_fallback_and_learns_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole batched trainer without the private op: same stopping epochs, weights close."""
+    from competition.models.mlp import train_members
+    from tests.test_mlp_trainer import CFG, members_for, problem
+
+    x, y = problem(d=7)
+    members = members_for(300, 3, 1)
+    fused = train_members(x, y, members, CFG, steps_per_epoch=7)
+    monkeypatch.delattr(torch, "_fused_adamw_")
+    plain = train_members(x, y, members, CFG, steps_per_epoch=7)
+    assert plain.best_epoch.tolist() == fused.best_epoch.tolist()
+    np.testing.assert_allclose(plain.best_valid, fused.best_valid, rtol=1e-4)
+    for a, b in zip(plain.weights, fused.weights, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
