@@ -9,10 +9,10 @@ from competition.errors import CompError
 
 DEFAULT_THREADS = 1
 """Torch CPU threads when `run.threads` is 0 (the default). One: the batched members' many small
-tensor ops lose more to thread synchronisation than a second thread gains. Measured on House
-Prices (`comp train house-prices`, 5 folds x 3 seeds, interleaved runs on a shared 2-core
-machine, 2026-11-30; raw timings in README "Torch threads"): busy machine, 1 thread 28 s vs
-2 threads 158 s; see the README for the other rounds and the quiet machine."""
+tensor ops lose more to thread synchronisation than a second thread gains. Measured with
+`comp train house-prices` (real files), variants interleaved, on the shared 2-core machine while
+other sessions loaded it (2026-11-30): 1 thread 28 s vs 2 threads 158 s vs torch's default 1049 s
+(5 folds x 3 seeds); 150 s vs 988 s vs 1061 s (x 1 seed). Raw timings: README "Torch threads"."""
 
 
 def resolve_threads(requested: int = 0) -> int:
