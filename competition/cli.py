@@ -418,12 +418,13 @@ def ui(
     host: Annotated[str, typer.Option(help="Host to bind.")] = "127.0.0.1",
     tracking_uri: TrackingOpt = None,
     start_timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for the server to answer before giving up (exit 1).")
+        float, typer.Option(help="Seconds to wait for the server to answer before giving up (exit 3).")
     ] = 180.0,
 ) -> None:
     """Start the MLflow UI on the workspace's store; Ctrl-C (or SIGTERM) stops it and all its workers.
 
-    Exits 2 when the port is taken, 1 when the server does not start or stops on its own."""
+    Exits 0 when stopped (Ctrl-C, SIGTERM, SIGHUP), 2 when the port is taken, 3 when the server does
+    not start or stops on its own."""
     from competition.tracking import resolve_tracking_uri
     from competition.ui_server import serve
 

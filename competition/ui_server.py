@@ -3,9 +3,10 @@
 The server starts in its own session (`start_new_session=True`), so it and every worker it forks
 share one process group whose id is the server's pid. Whatever ends `comp ui` (Ctrl-C, SIGTERM,
 SIGHUP, an error, the server dying) ends in `stop_group`: SIGTERM to the whole group, then SIGKILL
-to whatever is left after a bounded grace period. A server that cannot start (port taken, bad
-store, crash) makes `serve` return non-zero. Every wait is bounded. (A SIGKILL of `comp ui`
-itself cannot be caught; that alone can leave the group behind.)
+to whatever is left after a bounded grace period. A taken port is refused before anything
+starts (CompError); a server that fails to start or dies makes `serve` return 3 (the toolkit's
+exit code for an environment failure). Every wait is bounded. (A SIGKILL of `comp ui` itself
+cannot be caught; that alone can leave the group behind.)
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 
 from competition.errors import CompError
 
+SERVER_FAILED = 3
+"""Exit code when the server fails to start or dies (the CLI's code for an environment failure)."""
 STOP_GRACE_S = 10.0
 """Seconds the server group gets to exit after SIGTERM before it is killed."""
 
@@ -117,9 +120,9 @@ def serve(
 ) -> int:
     """Run `cmd` (a server for `host:port`) until it exits or `comp ui` is told to stop.
 
-    Returns 0 after a requested stop (Ctrl-C, SIGTERM, SIGHUP) of a server that had started; the
-    server's exit code, or 1 if that was 0, when it exits on its own; 1 when it does not answer
-    `health_path` within `start_timeout` seconds. Raises CompError (port taken) before starting.
+    Returns 0 after a requested stop (Ctrl-C, SIGTERM, SIGHUP: the normal way to end a server);
+    `SERVER_FAILED` (3) when the server exits on its own or does not answer `health_path` within
+    `start_timeout` seconds. Raises CompError (port taken) before starting anything.
     The whole process group is stopped on every path out."""
     say = on_status or (lambda _msg: None)
     check_port_free(host, port)
@@ -139,16 +142,16 @@ def serve(
         while not is_healthy(url):
             if proc.poll() is not None:
                 say(f"the server exited with code {proc.returncode} before answering {url}")
-                return proc.returncode or 1
+                return SERVER_FAILED
             if time.monotonic() > deadline:
                 say(f"the server did not answer {url} within {start_timeout:.0f} s; stopping it")
-                return 1
+                return SERVER_FAILED
             time.sleep(0.25)
         if on_ready is not None:
             on_ready()
         code = proc.wait()
         say(f"the server exited on its own with code {code}")
-        return code or 1
+        return SERVER_FAILED
     except (KeyboardInterrupt, _Stop):
         return 0
     finally:

@@ -114,10 +114,10 @@ def test_server_that_exits_or_never_answers_is_a_failure(tmp_path: Path) -> None
     fake.write_text(FAKE_SERVER)
     port = free_port()
     t0 = time.monotonic()
-    assert serve([sys.executable, str(fake), str(port), "exit"], "127.0.0.1", port, start_timeout=60) == 1
+    assert serve([sys.executable, str(fake), str(port), "exit"], "127.0.0.1", port, start_timeout=60) == 3
     started: list[int] = []
     assert serve([sys.executable, str(fake), str(port), "mute"], "127.0.0.1", port, start_timeout=1.0,
-                 on_status=lambda _m: started.extend(children(os.getpid()))) == 1
+                 on_status=lambda _m: started.extend(children(os.getpid()))) == 3
     assert time.monotonic() - t0 < 30
     assert started and all(group_members(pid) == [] for pid in started)  # the mute server was stopped
 
