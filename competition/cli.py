@@ -661,14 +661,19 @@ def tune(
     trials: Annotated[
         int, typer.Option(help="The study's trial budget: finished trials of every worker together.")
     ] = 20,
-    timeout: Annotated[str | None, typer.Option(help="Stop asking for trials after this long, e.g. 30m.")] = None,
+    timeout: Annotated[
+        str | None, typer.Option(help="Stop asking for trials after this long, e.g. 30m [default: no limit].")
+    ] = None,
     study: Annotated[str | None, typer.Option(help="Study name [default: <competition>-<model>].")] = None,
     storage: Annotated[
         str | None,
         typer.Option(help="Optuna storage URL, e.g. postgresql://user:pw@host/db [default: studies/optuna.db]."),
     ] = None,
     tracking_uri: TrackingOpt = None,
-    space: Annotated[Path | None, typer.Option("--space", help="TOML file overriding the search space.")] = None,
+    space: Annotated[
+        Path | None,
+        typer.Option("--space", help="TOML file overriding the search space [default: the built-in space]."),
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Fix a setting for every trial: key=value (repeatable)."),

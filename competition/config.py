@@ -207,6 +207,8 @@ LIMITS: dict[str, Check] = {
     "run.seeds": _COUNT,
     "run.seed": _SEED,
     "run.holdout_share": Range(0, 1, low_open=True, high_open=True),
+    "run.fold_seed": Range(-1, 2**31 - 1),  # -1: run.seed
+    "run.exclude_latest": Range(0, 1, high_open=True),
     "run.threads": _NONNEG,
     "run.refit_full": OneOf(("auto", "true", "false"), synonyms=("yes", "no", "1", "0")),  # as resolve_refit
     "run.blend": OneOf(BLEND_METHODS),

@@ -66,6 +66,9 @@ def test_every_commands_help_shows_its_defaults() -> None:
                     assert squash(text) in shown, (path, param.name, text, result.output)
             elif param.required:
                 assert squash("[required]") in shown
+            elif getattr(param, "is_flag", False) and getattr(param, "secondary_opts", None):
+                flag = param.opts[0] if param.default else param.secondary_opts[0]  # --keep-best/--no-keep-best
+                assert squash(f"[default: {flag.lstrip('-')}]") in shown, (path, param.name, result.output)
             elif param.default is not None:
                 assert squash(f"[default: {param.default}]") in shown, (path, param.name, result.output)
             else:
