@@ -21,7 +21,9 @@ setup: $(BIN)/.installed
 train: setup
 	@if [ ! -f "$(DATA_DIR)/train.csv" ]; then \
 		echo "No $(DATA_DIR)/train.csv: downloading with your Kaggle token"; \
-		$(BIN)/comp data download $(COMPETITION) --data-dir "$(DATA_DIR)"; \
+		$(BIN)/comp data download $(COMPETITION) --data-dir "$(DATA_DIR)" || { \
+			echo "Or train on files you already have: make train DATA_DIR=/path/to/folder-with-train.csv" >&2; \
+			exit 1; }; \
 	fi
 	$(BIN)/comp train $(COMPETITION) --data-dir "$(DATA_DIR)" $(ARGS)
 

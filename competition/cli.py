@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -25,11 +23,33 @@ app = typer.Typer(
     help="comp: a Kaggle-style toolkit for tabular regression competitions.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-data_app = typer.Typer(help="Get and inspect competition data.", no_args_is_help=True)
+data_app = typer.Typer(help="Get and inspect competition data.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
-console = Console()
-err_console = Console(stderr=True)
+# Help is plain Click text (rich_markup_mode=None): Rich markup would swallow "[default: 5]" and
+# "[section]" in help strings. Output never wraps text at the terminal width (soft_wrap), so a
+# path or a run id is never split across lines, in a pipe (80 columns) or a narrow terminal.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def say(line: str) -> None:
+    """Print one line a script may read (`run id: ...`, `submission: PATH`, scores) to stdout as
+    plain text: no markup (a path may hold brackets), no colour highlighting, never wrapped."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def config_default(key: str) -> str:
+    """'[default: 3]' for setting `key`, naming competitions whose defaults differ, e.g.
+    '[default: 3; california-house-prices: 2]' (for --help texts of options that map to a setting)."""
+    base = RunConfig().flat()[key]
+    others = [
+        f"{spec.name}: {spec.config_defaults[key]}"
+        for spec in all_specs().values()
+        if key in spec.config_defaults and spec.config_defaults[key] != base
+    ]
+    return f"[default: {'; '.join([str(base), *others])}]"
 
 CompetitionArg = Annotated[str, typer.Argument(help="Competition name or Kaggle slug, e.g. house-prices.")]
 DataDirOpt = Annotated[
@@ -129,7 +149,7 @@ def data_download(competition: CompetitionArg, data_dir: DataDirOpt = None) -> N
         files = kaggle_client.download(spec.kaggle_slug, target)
     except CompError as exc:
         fail(exc)
-    console.print(f"Downloaded {len(files)} files to {target}: {', '.join(p.name for p in files)}")
+    say(f"Downloaded {len(files)} files to {target}: {', '.join(p.name for p in files)}")
 
 
 @data_app.command("info")
@@ -168,7 +188,7 @@ def data_synth(
         fail(exc)
     except (ValueError, OSError) as exc:  # row counts out of range, an --out folder that cannot be made
         fail(CompError(f"Could not write synthetic data to {out}: {exc}"))
-    console.print(f"Wrote synthetic {spec.name} data ({rows} train, {test_rows} test rows) to {out}")
+    say(f"Wrote synthetic {spec.name} data ({rows} train, {test_rows} test rows) to {out}")
 
 
 def _load_config(spec_defaults: dict, config_file: Path | None, sets: list[str], cli: dict) -> RunConfig:
@@ -188,14 +208,20 @@ def train(
         str | None,
         typer.Option(
             help="mlp, lightgbm, ridge, lasso, elasticnet; several comma-separated are trained and blended "
-            "(the three-family blend: mlp,lightgbm,lasso)."
+            f"(the three-family blend: mlp,lightgbm,lasso). {config_default('run.model')}"
         ),
     ] = None,
-    folds: Annotated[int | None, typer.Option(help="Number of folds [default: 5].")] = None,
-    split: Annotated[str | None, typer.Option(help="kfold | time | holdout [default: the competition's].")] = None,
-    seeds: Annotated[int | None, typer.Option(help="Seeds per fold [default: 3].")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Maximum MLP epochs (early stopping may end sooner).")] = None,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda [default: auto].")] = None,
+    folds: Annotated[int | None, typer.Option(help=f"Number of folds. {config_default('run.folds')}")] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(help="kfold | time | holdout | auto [default: auto, the competition's split].")
+    ] = None,
+    seeds: Annotated[int | None, typer.Option(help=f"Seeds per fold. {config_default('run.seeds')}")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help=f"Maximum MLP epochs (early stopping may end sooner). {config_default('mlp.epochs')}"),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help=f"auto | cpu | cuda. {config_default('run.device')}")] = None,
     config_file: Annotated[Path | None, typer.Option("--config", help="TOML file with [section] key = value.")] = None,
     set_: Annotated[
         list[str] | None,
@@ -306,28 +332,28 @@ def train(
         fail(failure)
     r = outcome.result
     for fam in r.families:
-        console.print(
+        say(
             f"  {fam.name:<10} OOF log-RMSE {fam.oof_score:.5f}  folds {' '.join(f'{s:.4f}' for s in fam.fold_scores)}"
-            f"  \\[{fam.prediction_path}, {fam.seconds:.1f}s]"
+            f"  [{fam.prediction_path}, {fam.seconds:.1f}s]"
         )
     if len(r.families) > 1:
-        console.print(
+        say(
             "  blend weights: "
             + ", ".join(f"{k} {v:.3f}" for k, v in r.blend_weights.items())
             + f"  (blend OOF with each fold's weights fit on the other folds: {r.blend_crossfit_score:.5f})"
         )
     import numpy as np
 
-    console.print(f"run id: [bold]{outcome.run_id}[/]")
-    console.print(
+    say(f"run id: {outcome.run_id}")
+    say(
         f"CV log-RMSE ({r.split}, {len(r.folds)} folds, {int(r.validated.sum())} validated rows): "
-        f"mean {np.mean(r.fold_scores):.5f} ± {np.std(r.fold_scores):.5f}, OOF [bold]{r.oof_score:.5f}[/]"
+        f"mean {np.mean(r.fold_scores):.5f} ± {np.std(r.fold_scores):.5f}, OOF {r.oof_score:.5f}"
     )
-    console.print(f"submission: {outcome.submission}")
-    console.print(f"mlflow model: {outcome.model_uri}" + (
+    say(f"submission: {outcome.submission}")
+    say(f"mlflow model: {outcome.model_uri}" + (
         f" (registered as {register} version {outcome.registered_version})" if outcome.registered_version else ""
-    ), soft_wrap=True, highlight=False)
-    console.print(phase_summary(outcome.timings), highlight=False, soft_wrap=True)
+    ))
+    say(phase_summary(outcome.timings))
 
 
 @app.command()
@@ -356,7 +382,7 @@ def predict(
         if not is_environment_os_error(exc):
             raise
         fail(environment_failure(exc, "write the submission"))
-    console.print(f"submission: {path}")
+    say(f"submission: {path}")
 
 
 @app.command()
@@ -392,9 +418,16 @@ def ui(
     port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
     host: Annotated[str, typer.Option(help="Host to bind.")] = "127.0.0.1",
     tracking_uri: TrackingOpt = None,
+    start_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the server to answer before giving up (exit 3).")
+    ] = 180.0,
 ) -> None:
-    """Start the MLflow UI on the workspace's store."""
+    """Start the MLflow UI on the workspace's store; Ctrl-C (or SIGTERM) stops it and all its workers.
+
+    Exits 0 when stopped (Ctrl-C, SIGTERM, SIGHUP), 2 when the port is taken, 3 when the server does
+    not start or stops on its own."""
     from competition.tracking import resolve_tracking_uri
+    from competition.ui_server import serve
 
     ws = Workspace.current()
     uri = resolve_tracking_uri(tracking_uri, ws)
@@ -414,11 +447,19 @@ def ui(
     ]
     if uri.startswith("sqlite:"):
         cmd += ["--default-artifact-root", ws.artifact_root.as_uri()]
-    console.print(f"MLflow UI on http://{host}:{port} (store {uri}); Ctrl-C to stop.")
+    say(f"Starting the MLflow UI on http://{host}:{port} (store {uri}) ...")
     try:
-        raise typer.Exit(subprocess.call(cmd, env=os.environ.copy()))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+        code = serve(
+            cmd,
+            host,
+            port,
+            start_timeout=start_timeout,
+            on_ready=lambda: say(f"MLflow UI on http://{host}:{port}; Ctrl-C to stop."),
+            on_status=lambda msg: err_console.print(f"comp ui: {msg}", markup=False, highlight=False),
+        )
+    except CompError as exc:
+        fail(exc)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -426,36 +467,42 @@ def submit(
     competition: CompetitionArg,
     file: Annotated[Path, typer.Argument(help="Submission CSV to upload.")],
     message: Annotated[str, typer.Option("-m", "--message", help="Submission description.")],
+    data_dir: DataDirOpt = None,
 ) -> None:
-    """Validate a submission file and upload it to Kaggle with the kaggle package."""
+    """Check a submission file as `train` checks its own (columns, one row per test Id, positive finite
+    prices; the test Ids are read from --data-dir), then upload it to Kaggle with the kaggle package.
+    Nothing is uploaded when the check fails (exit 2)."""
     from competition import kaggle_client
-    from competition.submission import read_submission
+    from competition.submission import check_submission_file
 
     try:
         spec = get_spec(competition)
-        frame = read_submission(spec, file)
-        expected = [spec.id_column, spec.target_column]
-        if frame.columns != expected:
-            raise CompError(f"{file} must have columns exactly {expected}; got {frame.columns}.")
+        check_submission_file(spec, file, data_dir_for(spec.name, data_dir))
         msg = kaggle_client.submit(spec.kaggle_slug, file, message)
     except CompError as exc:
         fail(exc)
-    console.print(f"Submitted {file} to {spec.kaggle_slug}: {msg}")
+    say(f"Submitted {file} to {spec.kaggle_slug}: {msg}")
 
 
 @app.command("config")
 def show_config(
-    competition: Annotated[str | None, typer.Argument(help="Show this competition's defaults.")] = None,
+    competition: Annotated[
+        str | None, typer.Argument(help="Show this competition's defaults [default: none, the toolkit's own].")
+    ] = None,
 ) -> None:
-    """List every setting (`--set key=value`) with its default."""
+    """List every setting (`--set key=value`) with its default and what it accepts."""
+    from competition.config import describe_allowed
+
     try:
         defaults = get_spec(competition).config_defaults if competition else {}
         cfg = build_config(defaults)
     except CompError as exc:
         fail(exc)
-    table = Table("setting", "value")
+    table = Table()
+    for column in ("setting", "value", "allowed"):
+        table.add_column(column, no_wrap=column != "allowed", overflow="fold")
     for key, value in cfg.flat().items():
-        table.add_row(key, repr(value))
+        table.add_row(key, repr(value), describe_allowed(key))
     console.print(table)
 
 
@@ -486,7 +533,8 @@ def blend(
     competition: CompetitionArg,
     run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids (or unique prefixes) to blend.")],
     method: Annotated[
-        str | None, typer.Option(help="mean | nnls | ridge: how weights are fit on OOF rows [default: nnls].")
+        str | None,
+        typer.Option(help=f"mean | nnls | ridge: how weights are fit on OOF rows. {config_default('run.blend')}"),
     ] = None,
     run_name: Annotated[str | None, typer.Option(help="Name of the MLflow run.")] = None,
     tracking_uri: TrackingOpt = None,
@@ -518,18 +566,20 @@ def blend(
             raise
         fail(failure)
     r = outcome.result
-    table = Table("member run", "model", "OOF log-RMSE", "weight")
+    table = Table()
+    for column in ("member run", "model", "OOF log-RMSE", "weight"):
+        table.add_column(column, no_wrap=True)
     for m in r.members:
         table.add_row(m.run_id[:12], model_label(m.bundle), f"{m.oof_score:.5f}", f"{r.weights[m.run_id]:.3f}")
     table.add_row("blend", r.method, f"{r.oof_score:.5f}", "")
     console.print(table)
-    console.print(f"run id: [bold]{outcome.run_id}[/]")
-    console.print(
-        f"Blend OOF log-RMSE ({r.n_validated} validated rows): [bold]{r.oof_score:.5f}[/]; fold mean "
+    say(f"run id: {outcome.run_id}")
+    say(
+        f"Blend OOF log-RMSE ({r.n_validated} validated rows): {r.oof_score:.5f}; fold mean "
         f"{sum(r.fold_scores) / len(r.fold_scores):.5f}; with each fold's weights fit on the other folds: "
         f"{r.crossfit_score:.5f}"
     )
-    console.print(f"submission: {outcome.submission}")
+    say(f"submission: {outcome.submission}")
 
 
 @app.command()
@@ -575,7 +625,7 @@ def diagnose(
             chosen,
             tracking_uri=tracking_uri,
             run_name=run_name,
-            on_status=lambda msg: err_console.print(f"[dim]diagnose: {msg}[/]", highlight=False),
+            on_status=lambda msg: err_console.print(f"[dim]diagnose: {escape(msg)}[/]", highlight=False),
         )
     except CompError as exc:
         fail(exc)
@@ -583,9 +633,9 @@ def diagnose(
         err_console.print("[yellow]Interrupted: the MLflow run is marked KILLED; no report written.")
         raise typer.Exit(code=130) from None
     for s in outcome.sections:
-        console.print(f"{s.title}: {badge[s.status]} {s.verdict}", highlight=False)
-    console.print(f"run id: [bold]{outcome.run_id}[/]")
-    console.print(f"report: {outcome.report}  ({outcome.seconds:.0f} s)", soft_wrap=True, highlight=False)
+        console.print(f"{s.title}: {badge[s.status]} {escape(s.verdict)}", highlight=False)
+    say(f"run id: {outcome.run_id}")
+    say(f"report: {outcome.report}  ({outcome.seconds:.0f} s)")
     if outcome.failed:
         names = ", ".join(s.title.lower() for s in outcome.failed)
         err_console.print(
@@ -619,14 +669,19 @@ def tune(
     trials: Annotated[
         int, typer.Option(help="The study's trial budget: finished trials of every worker together.")
     ] = 20,
-    timeout: Annotated[str | None, typer.Option(help="Stop asking for trials after this long, e.g. 30m.")] = None,
+    timeout: Annotated[
+        str | None, typer.Option(help="Stop asking for trials after this long, e.g. 30m [default: no limit].")
+    ] = None,
     study: Annotated[str | None, typer.Option(help="Study name [default: <competition>-<model>].")] = None,
     storage: Annotated[
         str | None,
         typer.Option(help="Optuna storage URL, e.g. postgresql://user:pw@host/db [default: studies/optuna.db]."),
     ] = None,
     tracking_uri: TrackingOpt = None,
-    space: Annotated[Path | None, typer.Option("--space", help="TOML file overriding the search space.")] = None,
+    space: Annotated[
+        Path | None,
+        typer.Option("--space", help="TOML file overriding the search space [default: the built-in space]."),
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Fix a setting for every trial: key=value (repeatable)."),
@@ -719,6 +774,10 @@ def tune(
     if o.best_run_id is not None:
         note = {True: "reproduces the trial's OOF bit for bit", False: "OOF differs from the trial's",
                 None: "not checked"}[o.reproduced]
-        console.print(f"best run: {o.best_run_id} ({note})")
-    console.print(f"study run: {o.study_run_id}")
-    console.print(f"best config: {o.best_config}", soft_wrap=True, highlight=False)
+        say(f"best run: {o.best_run_id} ({note})")
+    say(f"study run: {o.study_run_id}")
+    say(f"best config: {o.best_config}")
+
+
+if __name__ == "__main__":  # `python -m competition.cli ...`; keep last, after every command is registered
+    main()

@@ -1,12 +1,16 @@
 """Typed run configuration: defaults < competition defaults < TOML file < --set key=value.
 
-Keys are `section.field` (e.g. `mlp.hidden`, `run.folds`). Unknown keys and values of the wrong
-type are refused with a message listing what is allowed.
+Keys are `section.field` (e.g. `mlp.hidden`, `run.folds`). Unknown keys, values of the wrong
+type and values outside a setting's range (`LIMITS`, the one table of ranges and allowed names)
+are refused with a message naming the key and what is allowed, before any data is read, any
+MLflow run is started or any checkpoint folder is made. This module imports no torch, scipy or
+scikit-learn: the CLI imports it for every command, `--help` included.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -14,8 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from competition.errors import CompError
-from competition.features import FeatureConfig
-from competition.models.mlp import MLPConfig
+from competition.feature_config import FeatureConfig
+from competition.models import FAMILIES
+from competition.models.mlp_config import ACTIVATIONS, MLPConfig
+
+SPLITS = ("auto", "kfold", "time", "holdout")
+"""`run.split` names (`auto`: the competition's default)."""
+BLEND_METHODS = ("mean", "nnls", "ridge")
+"""`run.blend` names: how `--model a,b` weights the families (`competition.blend.METHODS`)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,7 @@ class RunSection:
     holdout_share: float = 0.2
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = 0
-    """CPU threads for torch (0: torch's default)."""
+    """CPU threads for torch (0: the toolkit's default, `devices.DEFAULT_THREADS`)."""
     refit_full: str = "auto"
     """auto | true | false: after CV, retrain on all training rows for the submission
     (auto: yes for time-ordered splits, where the latest rows matter most)."""
@@ -129,6 +139,158 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True)
+class Range:
+    """A number in an interval; `None` leaves that side open-ended."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    """True: `low` itself is excluded (e.g. a learning rate must be greater than 0)."""
+    high_open: bool = False
+
+    def describe(self) -> str:
+        """'in [0, 1)', 'at least 1', 'greater than 0', ..."""
+        low, high = (f"{x:g}" if isinstance(x, float) else str(x) for x in (self.low, self.high))
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'greater than' if self.low_open else 'at least'} {low}"
+        if self.high is not None:
+            return f"{'less than' if self.high_open else 'at most'} {high}"
+        return "any number"
+
+    def check(self, key: str, value: float) -> None:
+        """Raise CompError naming `key` when `value` is outside the range."""
+        too_low = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        too_high = self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        if too_low or too_high:
+            raise CompError(f"{key} must be {self.describe()}; got {value!r}.")
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A name from a fixed list; `several=True`: one or more comma-separated, each at most once."""
+
+    names: tuple[str, ...]
+    several: bool = False
+    synonyms: tuple[str, ...] = ()
+    """Also accepted, case-insensitively (e.g. yes/no for true/false); not listed in messages."""
+
+    def describe(self) -> str:
+        return ("comma-separated from: " if self.several else "one of: ") + ", ".join(self.names)
+
+    def check(self, key: str, value: str) -> None:
+        """Raise CompError naming `key` when `value` is not an allowed name (or list of names)."""
+        chosen = [v.strip() for v in value.split(",")] if self.several else [value]
+        if self.synonyms:
+            chosen = [v.strip().lower() for v in chosen]
+        unknown = [v for v in chosen if v not in self.names and v not in self.synonyms]
+        if unknown or not chosen or (self.several and len(set(chosen)) != len(chosen)):
+            what = f"unknown {', '.join(repr(u) for u in unknown)}" if unknown else f"got {value!r}"
+            once = " (each at most once)" if self.several else ""
+            raise CompError(f"{key} must be {self.describe()}{once}; {what}.")
+
+
+Check = Range | OneOf
+
+_COUNT = Range(1)
+_NONNEG = Range(0)
+_POSITIVE = Range(0, low_open=True)
+_FRACTION = Range(0, 1, low_open=True)
+_SEED = Range(0, 2**31 - 1)
+
+LIMITS: dict[str, Check] = {
+    "run.model": OneOf(FAMILIES, several=True),
+    "run.split": OneOf(SPLITS),
+    "run.folds": _COUNT,  # and at least 2 unless run.split is holdout (checked in build_config)
+    "run.seeds": _COUNT,
+    "run.seed": _SEED,
+    "run.holdout_share": Range(0, 1, low_open=True, high_open=True),
+    "run.fold_seed": Range(-1, 2**31 - 1),  # -1: run.seed
+    "run.exclude_latest": Range(0, 1, high_open=True),
+    "run.threads": _NONNEG,
+    "run.refit_full": OneOf(("auto", "true", "false"), synonyms=("yes", "no", "1", "0")),  # as resolve_refit
+    "run.blend": OneOf(BLEND_METHODS),
+    "features.min_category_count": _COUNT,
+    "features.max_list_items": _NONNEG,
+    "features.skew_threshold": _NONNEG,
+    "features.clip": _POSITIVE,
+    "features.target_smoothing": _NONNEG,
+    "features.target_encoding_folds": Range(2),
+    "features.text_max_features": _NONNEG,  # 0 (or text_components 0): no text features
+    "features.text_min_df": _COUNT,
+    "features.text_components": _NONNEG,
+    "features.seed": _SEED,
+    "mlp.hidden": _COUNT,
+    "mlp.depth": _COUNT,
+    "mlp.dropout": Range(0, 1, high_open=True),
+    "mlp.activation": OneOf(ACTIVATIONS),
+    "mlp.lr": _POSITIVE,
+    "mlp.weight_decay": _NONNEG,
+    "mlp.l1": _NONNEG,
+    "mlp.batch_size": _COUNT,
+    "mlp.epochs": _COUNT,
+    "mlp.patience": _COUNT,
+    "mlp.min_lr_ratio": Range(0, 1),
+    "mlp.warmup_epochs": _NONNEG,
+    "mlp.grad_clip": _NONNEG,  # 0: no clipping
+    # LightGBM's own parameter constraints (its Parameters page), tightened where 0 would stop training.
+    "lightgbm.learning_rate": _POSITIVE,
+    "lightgbm.num_leaves": Range(2, 131072),
+    "lightgbm.max_depth": Range(-1),  # <= 0: no limit
+    "lightgbm.min_data_in_leaf": _NONNEG,
+    "lightgbm.feature_fraction": _FRACTION,
+    "lightgbm.bagging_fraction": _FRACTION,
+    "lightgbm.bagging_freq": _NONNEG,  # 0: no bagging
+    "lightgbm.lambda_l1": _NONNEG,
+    "lightgbm.lambda_l2": _NONNEG,
+    "lightgbm.min_gain_to_split": _NONNEG,
+    "lightgbm.max_bin": Range(2),
+    "lightgbm.max_rounds": _COUNT,
+    "lightgbm.early_stopping_rounds": _COUNT,
+    "lightgbm.cat_smooth": _NONNEG,
+    "lightgbm.cat_l2": _NONNEG,
+    "lightgbm.linear_lambda": _NONNEG,
+    "lightgbm.num_threads": _NONNEG,  # 0: by table size
+    # scikit-learn's own parameter constraints for Ridge, Lasso and ElasticNet.
+    "linear.ridge_alpha": _NONNEG,
+    "linear.lasso_alpha": _NONNEG,
+    "linear.elasticnet_alpha": _NONNEG,
+    "linear.l1_ratio": Range(0, 1),
+    "linear.max_iter": _COUNT,
+    "linear.tol": _NONNEG,
+}
+"""Every setting's allowed values, checked by `build_config` (TOML file, --set, --config,
+--from-run, a search space's bounds: all the same way) before a run starts. Booleans and `Literal` fields (e.g.
+`run.device`, `mlp.precision`) are checked by their type alone; `tests/test_config_limits.py`
+fails when a new setting has neither."""
+
+
+def check_setting(key: str, value: Any, ranges: bool = True) -> Any:
+    """`value` converted to setting `key`'s type and (unless `ranges` is False) checked against its
+    range, else a CompError naming the key and what it allows (an unknown key included). For
+    callers that take values outside `build_config`, e.g. the bounds of a search space."""
+    types = _field_types()
+    if key not in types:
+        raise CompError(f"Unknown setting {key!r}. Run `comp config` to list every setting.")
+    value = _coerce(key, value, types[key])
+    if ranges and key in LIMITS:
+        LIMITS[key].check(key, value)
+    return value
+
+
+def describe_allowed(key: str) -> str:
+    """What setting `key` accepts, for `comp config`: its range, its names, or its type."""
+    if key in LIMITS:
+        return LIMITS[key].describe()
+    kind = _field_types()[key]
+    if typing.get_origin(kind) is Literal:
+        return "one of: " + ", ".join(map(str, typing.get_args(kind)))
+    return "true or false" if kind is bool else getattr(kind, "__name__", str(kind))
+
+
+@functools.cache
 def _field_types() -> dict[str, Any]:
     types: dict[str, Any] = {}
     hints = typing.get_type_hints(RunConfig)
@@ -210,13 +372,12 @@ def load_toml(path: Path) -> dict[str, Any]:
     return flat
 
 
-def build_config(*layers: dict[str, Any]) -> RunConfig:
-    """Apply override layers (later wins) to the defaults, checking every key, type and count
-    here, before any data is read or any run is started."""
+def build_config(*layers: dict[str, Any], ranges: bool = True) -> RunConfig:
+    """Apply override layers (later wins) to the defaults, checking every key, type and range
+    (`LIMITS`) here, before any data is read or any run is started. Raises CompError naming the
+    first bad key. `ranges=False` checks keys and types only (a saved run's own config)."""
     import difflib
 
-    # Counts whose zero or negative value would otherwise only fail deep inside training.
-    minimum = {"run.seeds": 1, "mlp.hidden": 1, "mlp.batch_size": 1, "mlp.epochs": 1, "run.threads": 0}
     types = _field_types()
     merged: dict[str, Any] = {}
     for layer in layers:
@@ -226,11 +387,8 @@ def build_config(*layers: dict[str, Any]) -> RunConfig:
                 close = close or difflib.get_close_matches(key, list(types), n=3, cutoff=0.75)
                 hint = f" Did you mean {', '.join(close)}?" if close else ""
                 raise CompError(f"Unknown setting {key!r}.{hint} Run `comp config` to list every setting.")
-            merged[key] = _coerce(key, value, types[key])
-    for key, least in minimum.items():
-        if key in merged and merged[key] < least:
-            raise CompError(f"{key} must be at least {least}; got {merged[key]}.")
-    if merged.get("run.split") != "holdout" and merged.get("run.folds", 2) < 2:
+            merged[key] = check_setting(key, value, ranges)
+    if ranges and merged.get("run.split") != "holdout" and merged.get("run.folds", 2) < 2:
         raise CompError(
             f"--folds (run.folds) must be at least 2 for cross-validation; got {merged['run.folds']}. "
             "Use --split holdout for a single validation block."
@@ -262,5 +420,7 @@ def to_toml(config: RunConfig) -> str:
 
 
 def config_from_dict(data: dict[str, dict[str, Any]]) -> RunConfig:
-    """Rebuild a config saved with `to_dict` (e.g. from a bundle or a logged run)."""
-    return build_config({f"{s}.{k}": v for s, vals in data.items() for k, v in vals.items()})
+    """Rebuild a config saved with `to_dict` (e.g. from a bundle or a logged run). Keys and types
+    are checked, ranges not: a run saved before a range existed still predicts and resumes as it
+    ran (starting a new run from it, `--from-run`, checks ranges)."""
+    return build_config({f"{s}.{k}": v for s, vals in data.items() for k, v in vals.items()}, ranges=False)

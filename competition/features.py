@@ -23,26 +23,10 @@ import polars as pl
 import scipy.sparse as sp
 
 from competition.competitions.base import FeatureSpec
+from competition.feature_config import FeatureConfig
 
 OTHER = "__other__"
 MISSING = "__missing__"
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    min_category_count: int = 10
-    """A level (or list item) needs this many training rows to get its own column."""
-    max_list_items: int = 60
-    skew_threshold: float = 0.75
-    """|skewness| above which a non-negative numeric column is log1p-transformed."""
-    clip: float = 2.5
-    """Standardized values are clipped to [-clip, clip] so extreme test rows stay sane."""
-    target_smoothing: float = 20.0
-    target_encoding_folds: int = 5
-    text_max_features: int = 3000
-    text_min_df: int = 5
-    text_components: int = 24
-    seed: int = 0
 
 
 # ------------------------------------------------------------------ row-wise encoding (stateless)

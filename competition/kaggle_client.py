@@ -36,8 +36,19 @@ def api() -> Any:
     return client
 
 
+NO_DOWNLOAD_HELP = (
+    "No token needed if you have the files: put train.csv and test.csv in a folder and run "
+    "`make train DATA_DIR=/path/to/folder-with-train.csv` (or `comp train <competition> --data-dir /path/to/folder`)."
+)
+
+
 def download(slug: str, data_dir: Path) -> list[Path]:
-    client = api()
+    """Download and unzip a competition's files into `data_dir`; CompError without credentials
+    (saying how to set them, or how to train on files already at hand) or when Kaggle refuses."""
+    try:
+        client = api()
+    except CompError as exc:
+        raise CompError(f"{exc} {NO_DOWNLOAD_HELP}") from exc.__cause__
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         client.competition_download_files(slug, path=str(data_dir), quiet=False)

@@ -32,9 +32,9 @@ class DiagnoseSettings:
     dropouts: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5)
     batch_sizes: tuple[int, ...] = (32, 64, 128, 256, 512)
     random_label_epochs: int = 50
-    threads: int = 1
-    """Torch CPU threads when run.threads is 0. One by default: the batched members' small ops lose more to
-    thread synchronisation than they gain, several-fold on a shared 2-core machine (measured)."""
+    threads: int = 0
+    """Torch CPU threads when run.threads is 0; 0: the toolkit's default for every command
+    (`competition.devices.DEFAULT_THREADS`, chosen from measurements)."""
     sanity_rows: int = 32
     sanity_epochs: int = 300
     sanity_max_ratio: float = 0.1

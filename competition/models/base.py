@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from competition.models.mlp import Member
+if TYPE_CHECKING:  # torch-free at import time: the CLI and the config checks import this package
+    from competition.models.mlp import Member
 
 
 @dataclass

@@ -25,40 +25,17 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
+
+from competition.models.mlp_config import MLPConfig
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 _DROPOUT_STREAM = 0xD0
 """Mixed into each member's seed for its dropout stream (its shuffles use the seed itself)."""
-
-
-@dataclass(frozen=True)
-class MLPConfig:
-    hidden: int = 256
-    depth: int = 2
-    dropout: float = 0.3
-    activation: str = "silu"
-    lr: float = 5e-4
-    weight_decay: float = 1.0
-    """AdamW decoupled weight decay (applied to weights, not biases)."""
-    l1: float = 0.0
-    """Optional L1 penalty on the first layer's weights (feature selection pressure)."""
-    batch_size: int = 128
-    epochs: int = 300
-    patience: int = 40
-    min_lr_ratio: float = 0.05
-    """Cosine schedule from lr down to lr * min_lr_ratio over `epochs`; warmup_epochs linear ramp."""
-    warmup_epochs: int = 5
-    grad_clip: float = 1.0
-    """Per-member gradient-norm clipping."""
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
-    """Training matmuls in fp32, or bf16 (inputs, hidden activations and matmuls in bfloat16;
-    weights, optimizer state, loss and evaluation stay fp32). "auto": bf16 where the hardware
-    multiplies bfloat16 natively (CUDA with bf16, or a CPU with AVX512-BF16/AMX), else fp32."""
 
 
 StopHook = Callable[[int, "list[Member]", np.ndarray, np.ndarray], np.ndarray]
@@ -571,7 +548,12 @@ class MemberAdam:
     (k, n) block is split at other places for other k, and the kernel rounds its split remainders
     differently: measured, not bit-exact), and each member keeps its own step count. Decoupled
     weight decay (the kernel's `weight_decay`) applies to the weights rows only, never to biases.
-    Per-member views are built once per set of members."""
+    Per-member views are built once per set of members.
+
+    The fused kernel is the private op `torch._fused_adamw_`. A torch without it gets `_plain_step`:
+    the same update (Loshchilov & Hutter's AdamW, as `torch.optim.AdamW` computes it) written with
+    public elementwise tensor ops on the members' block; it agrees with the fused kernel to float32
+    rounding (`tests/test_member_adam.py`)."""
 
     def __init__(self, params: list[torch.Tensor]) -> None:
         self._set(params, [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params])
@@ -587,6 +569,7 @@ class MemberAdam:
         their gradients [(k, n_weights), (k, n_biases)]."""
         k = len(lr)
         self.steps[:k] += 1
+        fused = getattr(torch, "_fused_adamw_", None)  # looked up per call: a test removes it to force the fallback
         grad_rows = [g.unbind() for g in grads]
         start = 0
         while start < k:  # one call per run of members sharing lr and decay (usually all of them)
@@ -595,7 +578,10 @@ class MemberAdam:
                 end += 1
             param_rows, avg_rows, sq_rows = self.rows
             for i, decay in enumerate((weight_decay[start], 0.0)):  # weights, then biases
-                torch._fused_adamw_(
+                if fused is None:
+                    self._plain_step(i, grads[i][start:end], start, end, float(lr[start]), float(decay))
+                    continue
+                fused(
                     param_rows[i][start:end],
                     list(grad_rows[i][start:end]),
                     avg_rows[i][start:end],
@@ -611,6 +597,23 @@ class MemberAdam:
                     maximize=False,
                 )
             start = end
+
+    def _plain_step(self, i: int, grad: torch.Tensor, start: int, end: int, lr: float, decay: float) -> None:
+        """AdamW on members start..end-1 of tensor i (0: weights, 1: biases) in public torch ops:
+        p -= lr*decay*p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g*g;
+        p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps), t each member's own step count.
+        Only elementwise ops (no reductions), so a member's numbers do not depend on its batch-mates."""
+        beta1, beta2 = ADAM_BETAS
+        param, exp_avg, exp_avg_sq = (ts[i][start:end] for ts in (self.params, self.exp_avg, self.exp_avg_sq))
+        t = self.steps[start:end].to(torch.float64).unsqueeze(1)
+        step_size = (lr / (1 - beta1**t)).to(param.dtype)
+        bias2_sqrt = (1 - beta2**t).sqrt().to(param.dtype)
+        if decay:
+            param.mul_(1 - lr * decay)
+        exp_avg.mul_(beta1).add_(grad * (1 - beta1))
+        exp_avg_sq.mul_(beta2).add_(grad * grad * (1 - beta2))
+        denom = exp_avg_sq.sqrt().div_(bias2_sqrt).add_(ADAM_EPS)
+        param.sub_(exp_avg.div(denom).mul_(step_size))
 
     def keep(self, mask: torch.Tensor) -> None:
         """Drop stopped members (mask False); the others keep their state."""
