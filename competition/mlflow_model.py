@@ -54,11 +54,25 @@ def input_example(raw_test: pl.DataFrame) -> Any:
 
 @contextlib.contextmanager
 def _tracking(uri: str) -> Iterator[None]:
-    """MLflow's model logging reads the global tracking URI: point it at ours for the call only."""
+    """MLflow's model logging reads the global tracking URI: point it at ours for the call only.
+
+    MLflow's own context mirrors the URI into the MLFLOW_TRACKING_URI environment variable and,
+    when no global URI was set before, unsets that variable on exit: a user's (or a test's)
+    MLFLOW_TRACKING_URI would vanish after the first run, and the next command would write to
+    another store. The variable is put back as it was."""
+    import os
+
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    with _use_tracking_uri(uri):
-        yield
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        with _use_tracking_uri(uri):
+            yield
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
 
 
 def log_run_model(

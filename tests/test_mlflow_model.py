@@ -204,3 +204,19 @@ def test_register_option_on_comp_train(workspace: Path, hp_data_dir: Path) -> No
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow_runs' / 'mlflow.db'}")
     run_id = next(line.split()[-1] for line in out.output.splitlines() if line.startswith("run id:"))
     assert client.get_model_version("hp-cli", "1").run_id == run_id
+
+
+def test_model_logging_keeps_the_users_tracking_uri_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """MLflow's temporary-URI context unsets MLFLOW_TRACKING_URI on exit when no global URI was set
+    before; the next command would then write to the workspace store instead of the user's."""
+    from competition.mlflow_model import _tracking
+
+    mine = f"sqlite:///{tmp_path / 'mine.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mine)
+    with _tracking(f"sqlite:///{tmp_path / 'other.db'}"):
+        pass
+    assert os.environ["MLFLOW_TRACKING_URI"] == mine
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    with _tracking(f"sqlite:///{tmp_path / 'other.db'}"):
+        pass
+    assert "MLFLOW_TRACKING_URI" not in os.environ

@@ -54,7 +54,7 @@ def test_space_file_overrides_and_pins(tmp_path: Path) -> None:
         ("[mlp]\nlr = { low = 0.01, high = 0.01 }\n", "mlp.lr has an empty range"),
         ("[mlp]\nlr = { low = 0.02, high = 0.01 }\n", "empty range"),
         ("[mlp]\nhidden = { choices = [] }\n", "empty list of choices"),
-        ("[mlp]\nlr = { low = 0.0, high = 0.01, log = true }\n", "low must be above 0"),
+        ("[mlp]\nlr = { low = 0.0, high = 0.01, log = true }\n", "mlp.lr must be greater than 0"),
         ("[mlp]\ndepth = { low = 1.5, high = 3 }\n", "whole-number setting"),
         ("[mlp]\nlr = { low = 1e-4, high = 1e-3, scale = 2 }\n", "unknown field(s) scale"),
         ("[run]\nfolds = { low = 3, high = 5 }\n", "cannot be searched"),
