@@ -32,6 +32,10 @@ class DiagnoseSettings:
     dropouts: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5)
     batch_sizes: tuple[int, ...] = (32, 64, 128, 256, 512)
     random_label_epochs: int = 50
+    random_label_draws: int = 5
+    """Independent shuffles of the training targets (each with its own network seeds) in the random-labels
+    leak test: one draw's validation error varies by several percent from chance alone (measured), so the
+    verdict is a one-sided t-test over draws (at least 2)."""
     threads: int = 0
     """Torch CPU threads when run.threads is 0; 0: the toolkit's default for every command
     (`competition.devices.DEFAULT_THREADS`, chosen from measurements)."""
@@ -102,4 +106,6 @@ def build_settings(*layers: dict[str, Any]) -> DiagnoseSettings:
         raise CompError(f"diagnose.repeats must be at least 1; got {settings.repeats}.")
     if min(settings.seeds, settings.max_epochs, settings.random_label_epochs, settings.sanity_epochs) < 1:
         raise CompError("diagnose.seeds, max_epochs, random_label_epochs and sanity_epochs must be at least 1.")
+    if settings.random_label_draws < 2:
+        raise CompError(f"diagnose.random_label_draws must be at least 2; got {settings.random_label_draws}.")
     return settings
