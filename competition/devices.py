@@ -12,7 +12,9 @@ DEFAULT_THREADS = 1
 tensor ops lose more to thread synchronisation than a second thread gains. Measured with
 `comp train house-prices` (real files), variants interleaved, on the shared 2-core machine while
 other sessions loaded it (2026-11-30): 1 thread 28 s vs 2 threads 158 s vs torch's default 1049 s
-(5 folds x 3 seeds); 150 s vs 988 s vs 1061 s (x 1 seed). Raw timings: README "Torch threads"."""
+(5 folds x 3 seeds); 150 s vs 988 s vs 1061 s (x 1 seed). On the quiet machine two threads halve
+the training phase (10.3 s vs 20.0 s): one thread's worst case is the smaller. Raw timings: README
+"Torch threads"."""
 
 
 def resolve_threads(requested: int = 0) -> int:
