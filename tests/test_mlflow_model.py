@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from competition.ui_server import stop_group
 from tests.conftest import FAST_SETS
 
 REGISTERED = "hp-test-model"
@@ -181,13 +181,7 @@ def test_mlflow_models_serve_answers_with_the_same_prices(trained: dict, trackin
             urllib.request.urlopen(request, timeout=60)
         assert err.value.code == 400 and "missing required column" in err.value.read().decode()
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=20)
+        stop_group(server, grace=20)  # the server and its workers: SIGTERM, then SIGKILL what is left
 
 
 def test_register_option_on_comp_train(workspace: Path, hp_data_dir: Path) -> None:

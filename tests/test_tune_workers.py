@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from competition.ui_server import stop_group
+
 COMP = [sys.executable, "-c", "from competition.cli import app; app()"]
 FAST = ["--set", "run.folds=3", "--set", "run.seeds=2", "--set", "run.threads=1", "--rescore-seeds", "0",
         "--no-keep-best"]
@@ -112,8 +114,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        stop_group(proc, grace=30)
         log.close()
 
 

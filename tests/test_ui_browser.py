@@ -10,7 +10,6 @@ import contextlib
 import html
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from competition.cli import app
+from competition.ui_server import stop_group
 from tests.conftest import sets_args
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -95,12 +95,4 @@ def test_ui_pages_show_run_name_and_oof_score(workspace: Path, hp_data_dir: Path
         assert f"OOF log-RMSE {oof}" in run_page  # the description
         assert "oof_log_rmse" in run_page and "comp train" in run_page  # metrics and Source
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=20)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)  # workers left in the group after the parent exited
+        stop_group(server, grace=20)  # also the workers left in the group after the parent exited
