@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -134,6 +136,17 @@ def progress_bar() -> Progress:
     )
 
 
+@contextlib.contextmanager
+def warnings_shown() -> Iterator[None]:
+    """Print each warning raised inside the block (values that did not parse, normalized cells,
+    unpacked archives) as one 'Warning: ...' line on stderr when the block ends."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        err_console.print(f"[yellow]Warning:[/] {escape(str(w.message))}", highlight=False, soft_wrap=True)
+
+
 def data_dir_for(competition: str, data_dir: Path | None) -> Path:
     return data_dir if data_dir is not None else Workspace.current().data_dir(competition)
 
@@ -160,11 +173,8 @@ def data_info(competition: CompetitionArg, data_dir: DataDirOpt = None) -> None:
 
     try:
         spec = get_spec(competition)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings_shown():
             data = load_competition(spec, data_dir_for(spec.name, data_dir))
-        for w in caught:
-            err_console.print(f"[yellow]Warning:[/] {escape(str(w.message))}", highlight=False, soft_wrap=True)
         describe(data, console)
     except CompError as exc:
         fail(exc)
@@ -288,11 +298,8 @@ def train(
                     "run.refit_full": None if refit_full is None else str(refit_full).lower(),
                 },
             )
-            with warnings.catch_warnings(record=True) as caught:  # values that did not parse, normalized cells
-                warnings.simplefilter("always")
+            with warnings_shown():  # values that did not parse, normalized cells
                 data = load_competition(spec, data_dir_for(spec.name, data_dir))
-            for w in caught:
-                err_console.print(f"[yellow]Warning:[/] {escape(str(w.message))}", highlight=False, soft_wrap=True)
             if resume is not None:
                 from competition.run import resume_config
 
@@ -369,11 +376,8 @@ def predict(
 
     try:
         spec = get_spec(competition)
-        with warnings.catch_warnings(record=True) as caught:  # test values that did not parse, normalized cells
-            warnings.simplefilter("always")
+        with warnings_shown():  # test values that did not parse, normalized cells
             path = predict_submission(spec, run, data_dir_for(spec.name, data_dir), out, Workspace.current(), device)
-        for w in caught:
-            err_console.print(f"[yellow]Warning:[/] {escape(str(w.message))}", highlight=False, soft_wrap=True)
     except CompError as exc:
         fail(exc)
     except OSError as exc:
