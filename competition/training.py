@@ -121,6 +121,13 @@ def prepare_frames(spec: CompetitionSpec, data: CompetitionData) -> tuple[pl.Dat
     return train.frame, test.frame, unparsable
 
 
+def feature_workers(n_folds: int) -> int:
+    """Folds whose features are built at once: one per CPU core, at most one per fold."""
+    import os
+
+    return max(1, min(n_folds, os.cpu_count() or 1))
+
+
 def build_fold_matrices(
     spec: CompetitionSpec,
     config: RunConfig,
@@ -138,42 +145,59 @@ def build_fold_matrices(
     matrix in frame order (the fold's own training rows carry their out-of-fold target encodings),
     the (test rows x features) matrix, the feature names, and the fitted pipelines. With a `cache`,
     a fold already built from the same data, settings, rows and code is read back instead
-    (see `competition.feature_cache`), and new folds are written there."""
-    mats = FoldMatrices(train=[], test=[], names=[])
-    pipelines = []
+    (see `competition.feature_cache`), and new folds are written there.
+
+    Folds are independent, so they are built on `feature_workers` threads (NumPy, SciPy, LAPACK,
+    polars and file writes release the GIL). BLAS runs one thread per call meanwhile
+    (threadpoolctl), so a fold's numbers never depend on how many threads the machine or the
+    process gives BLAS: the matrices are the same bits on any core count, in or out of a test run."""
+    import importlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
     task = progress.add_task("Features per fold", total=len(folds)) if progress is not None else None
-    encoded: list[Any] = []
+    shape = (train.height, test.height)
+    keys = [cache.key(spec, config.features, fold.train, shape) if cache else "" for fold in folds]
+    hits: list[Any] = [cache.load(key) if cache is not None else None for key in keys]
+    pool = ThreadPoolExecutor(feature_workers(len(folds)))
+    enc_train = enc_test = None
+    if any(hit is None for hit in hits):
+        # The text SVD's scikit-learn import (~1.6 s) overlaps the encoding. It must be done before
+        # the BLAS limit below: threadpoolctl limits only the libraries loaded when it starts
+        # (SciPy brings its own OpenBLAS).
+        imported = pool.submit(importlib.import_module, "sklearn.decomposition") if spec.features.text else None
+        enc_train, enc_test = encode_frame(spec.features, train), encode_frame(spec.features, test)
+        if imported is not None:
+            imported.result()
 
-    def encodings() -> tuple[Any, Any]:
-        if not encoded:
-            encoded.extend([encode_frame(spec.features, train), encode_frame(spec.features, test)])
-        return encoded[0], encoded[1]
+    def one_fold(f: int) -> tuple[np.ndarray, np.ndarray, FeaturePipeline]:
+        if hits[f] is not None:
+            return hits[f]
+        fold = folds[f]
+        pipe = FeaturePipeline(spec.features, config.features)
+        x_fit = pipe.fit_transform_encoded(enc_train.take(fold.train), y_log[fold.train])
+        x_all = np.empty((train.height, x_fit.shape[1]), dtype=np.float32)
+        x_all[fold.train] = x_fit
+        del x_fit
+        rest = np.setdiff1d(np.arange(train.height), fold.train)
+        if len(rest):
+            x_all[rest] = pipe.transform_encoded(enc_train.take(rest))
+        x_test = pipe.transform_encoded(enc_test)
+        if cache is not None:
+            cache.save(keys[f], x_all, x_test, pipe)
+        return x_all, x_test, pipe
 
-    for fold in folds:
-        key = cache.key(spec, config.features, fold.train, (train.height, test.height)) if cache else ""
-        hit = cache.load(key) if cache is not None else None
-        if hit is not None:
-            x_all, x_test, pipe = hit
-        else:
-            enc_train, enc_test = encodings()
-            pipe = FeaturePipeline(spec.features, config.features)
-            x_fit = pipe.fit_transform_encoded(enc_train.take(fold.train), y_log[fold.train])
-            x_all = np.empty((train.height, x_fit.shape[1]), dtype=np.float32)
-            x_all[fold.train] = x_fit
-            del x_fit
-            rest = np.setdiff1d(np.arange(train.height), fold.train)
-            if len(rest):
-                x_all[rest] = pipe.transform_encoded(enc_train.take(rest))
-            x_test = pipe.transform_encoded(enc_test)
-            if cache is not None:
-                cache.save(key, x_all, x_test, pipe)
-        mats.train.append(x_all)
-        mats.test.append(x_test)
-        mats.names.append(pipe.feature_names_)
-        pipelines.append(pipe)
-        if progress is not None:
-            progress.advance(task)
-    return mats, pipelines
+    built: list[Any] = [None] * len(folds)
+    with threadpool_limits(limits=1, user_api="blas"), pool:
+        for f, result in zip(range(len(folds)), pool.map(one_fold, range(len(folds))), strict=True):
+            built[f] = result
+            if progress is not None:
+                progress.advance(task)
+    mats = FoldMatrices(
+        train=[b[0] for b in built], test=[b[1] for b in built], names=[b[2].feature_names_ for b in built]
+    )
+    return mats, [b[2] for b in built]
 
 
 def drops_outliers(name: str, config: RunConfig) -> bool:
@@ -235,20 +259,17 @@ def run_training(
         outlier = spec.outlier_rule(data.train).to_numpy().astype(bool)
     dropped = np.zeros(train.height, dtype=bool)
 
-    t0 = time.perf_counter()
-    mats, pipelines = build_fold_matrices(spec, config, train, test, y_log, folds, progress, feature_cache)
-    timings["features"] = time.perf_counter() - t0
-
+    # The refit's pipeline (fit on every training row) is built with the folds' in one pass.
     refit = resolve_refit(config, split)
+    everything = [Fold(train=np.arange(train.height), valid=np.zeros(0, dtype=np.int64))] if refit else []
+    t0 = time.perf_counter()
+    mats, pipelines = build_fold_matrices(spec, config, train, test, y_log, folds + everything, progress, feature_cache)
+    timings["features"] = time.perf_counter() - t0
     refit_mats = refit_pipeline = None
     if refit:
-        t0 = time.perf_counter()
-        everything = [Fold(train=np.arange(train.height), valid=np.zeros(0, dtype=np.int64))]
-        refit_mats, refit_pipes = build_fold_matrices(
-            spec, config, train, test, y_log, everything, cache=feature_cache
-        )
-        refit_pipeline = refit_pipes[0]
-        timings["features"] += time.perf_counter() - t0
+        refit_mats = FoldMatrices(train=mats.train[-1:], test=mats.test[-1:], names=mats.names[-1:])
+        mats = FoldMatrices(train=mats.train[:-1], test=mats.test[:-1], names=mats.names[:-1])
+        refit_pipeline = pipelines.pop()
 
     families = []
     t_train = time.perf_counter()

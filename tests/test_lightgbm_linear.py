@@ -113,13 +113,20 @@ def test_lightgbm_linear_trees_save_and_reload(tmp_path: Path) -> None:
     assert not np.array_equal(plain.test_pred, result.test_pred)
 
 
-def test_house_prices_lightgbm_defaults_stay_house_prices_only() -> None:
+def test_lightgbm_defaults_are_per_competition() -> None:
+    """Each competition sizes LightGBM for its own tables; neither's settings leak into the other
+    or into the generic defaults."""
     from competition.competitions import get_spec
+    from competition.config import LightGBMConfig
 
+    generic = LightGBMConfig()
+    assert not generic.linear_tree and generic.learning_rate == 0.03 and generic.max_rounds == 5000
     hp = build_config(get_spec("house-prices").config_defaults).lightgbm
     assert hp.linear_tree and hp.linear_lambda == 1.0 and not hp.extra_trees and hp.min_data_in_leaf == 5
+    assert hp.learning_rate == 0.03 and hp.max_rounds == 5000
     ca = build_config(get_spec("california-house-prices").config_defaults).lightgbm
-    assert not ca.linear_tree and ca.extra_trees and ca.min_data_in_leaf == 10
+    assert ca.linear_tree and ca.linear_lambda == 1.0 and ca.extra_trees and ca.min_data_in_leaf == 10
+    assert ca.learning_rate == 0.1 and ca.max_rounds == 3000 and ca.early_stopping_rounds == 100
 
 
 def test_linear_families_drop_outliers_on_their_own(hp_data_dir: Path) -> None:

@@ -436,5 +436,7 @@ SPEC = CompetitionSpec(
     default_split="kfold",
     outlier_rule=outlier_rule,
     description="1,460 training homes sold in Ames 2006-2010, 79 features; metric RMSE of log prices.",
-    config_defaults=LIGHTGBM_DEFAULTS,
+    # The three-family blend by default (5-fold OOF on the real files: 0.1148 against the MLP's
+    # 0.1202, about 45 s on 2 cores); `--model mlp` for the MLP alone.
+    config_defaults={"run.model": "mlp,lightgbm,lasso", **LIGHTGBM_DEFAULTS},
 )

@@ -37,6 +37,25 @@ def stack_folds(train: list[np.ndarray], device: str = "cpu", test: list[np.ndar
     return out
 
 
+def stack_matrices(mats: FoldMatrices, device: str = "cpu") -> torch.Tensor:
+    """`stack_folds` of every fold's training then test rows, holding the data once on the CPU.
+
+    On the CPU the matrices in `mats` are then re-pointed at (strided) views of the stacked
+    block, so the separate per-fold arrays can be freed and later families read the same memory:
+    one copy of the fold matrices instead of two (0.9 GB less peak memory on full-size
+    California, 6 matrices of 79,065 rows x 466 float32 columns). The values are unchanged; the
+    trainer only reads the block. On CUDA the block lives on the device and `mats` is left alone."""
+    x = stack_folds(mats.train, device, mats.test)
+    if x.device.type == "cpu":
+        block = x.numpy()
+        n_train = mats.train[0].shape[0]
+        for f in range(mats.n_folds):
+            width = mats.train[f].shape[1]
+            mats.train[f] = block[f, :n_train, :width]
+            mats.test[f] = block[f, n_train:, :width]
+    return x
+
+
 def steps_per_epoch(members: list[Member], batch_size: int) -> int:
     """Steps of the largest member's epoch (for callers that want every member to take as many)."""
     return max(1, math.ceil(max(len(m.train_idx) for m in members) / batch_size))
@@ -75,7 +94,7 @@ class MLPFamily:
         progress: Any | None = None,
     ) -> FamilyResult:
         cfg: MLPConfig = config.mlp
-        x = stack_folds(mats.train, device, mats.test)
+        x = stack_matrices(mats, device)
         n_train = mats.train[0].shape[0]
         y = torch.as_tensor(y_log, dtype=torch.float32, device=device)
         y_full = torch.cat([y, torch.zeros(x.shape[1] - n_train, device=device)])

@@ -108,7 +108,7 @@ def evaluate_population(
     import torch
 
     from competition.models.mlp import predict_members, train_members
-    from competition.models.mlp_family import stack_folds
+    from competition.models.mlp_family import stack_matrices
 
     start = time.perf_counter()
     shared = configs[0].mlp
@@ -118,7 +118,7 @@ def evaluate_population(
         if differ:
             raise ValueError(f"population trials differ in shared settings {differ}")
     if "mlp_x" not in ctx.cache:
-        ctx.cache["mlp_x"] = stack_folds(ctx.mats.train, ctx.device, ctx.mats.test)
+        ctx.cache["mlp_x"] = stack_matrices(ctx.mats, ctx.device)
     x = ctx.cache["mlp_x"]
     n_train = ctx.mats.train[0].shape[0]
     y = torch.as_tensor(ctx.y_log, dtype=torch.float32, device=ctx.device)
