@@ -45,7 +45,7 @@ HP_CANDIDATES = [
 def house_prices_dir(tmp: Path) -> tuple[Path, str]:
     for p in HP_CANDIDATES:
         if (p / "train.csv").exists():
-            return p, "real files"
+            return p.resolve(), "real files"
     from competition.synthetic import house_prices
 
     house_prices.write(tmp / "hp", 1460, 1459, seed=0)
