@@ -692,7 +692,11 @@ def tune(
     ] = None,
     data_dir: DataDirOpt = None,
     population: Annotated[
-        int, typer.Option(help="MLP trials trained together as one batched network [default: 8 on CPU, 64 on CUDA].")
+        int,
+        typer.Option(
+            help="MLP trials trained together as one batched network (0: by device) [default: 8 on CPU, 64 on CUDA].",
+            show_default=False,
+        ),
     ] = 0,
     rescore_seeds: Annotated[
         int, typer.Option(help="Fresh fold seeds to re-score the best and the default configuration on (0: none).")
