@@ -694,7 +694,7 @@ def tune(
     population: Annotated[
         int,
         typer.Option(
-            help="MLP trials trained together as one batched network (0: by device) [default: 8 on CPU, 64 on CUDA].",
+            help="MLP trials trained together as one batched network (0: by device) [default: 1 on CPU, 64 on CUDA].",
             show_default=False,
         ),
     ] = 0,

@@ -45,7 +45,7 @@ class TuneOptions:
     space_file: Path | None = None
     sets: list[str] = field(default_factory=list)
     population: int = 0
-    """MLP trials trained together (0: by device, 8 on CPU, 64 on CUDA)."""
+    """MLP trials trained together (0: by device, 1 on CPU, 64 on CUDA; see `population_size`)."""
     rescore_seeds: int = 3
     keep_best: bool = True
     """Retrain the best configuration through `comp train`'s path (bundle + MLflow run)."""
@@ -113,9 +113,14 @@ def trial_config(layers: list[dict[str, Any]], params: dict[str, Any], device: s
 
 
 def population_size(requested: int, device: str) -> int:
+    """MLP trials per population: `requested`, or by device (0). On CUDA 64: the H200 measurement
+    in issue 12 trained 64 trials in 11-13x the time of one. On the CPU 1: on the 2-core machine a
+    population was slower per trial than the same trials one at a time (`bench.tune_speed`,
+    House Prices, 20 epochs, no pruning: K=2 0.88x, K=4 0.91x, K=8 0.75x), so a CPU study trains
+    one trial's members per call and prunes each trial against the finished ones."""
     if requested > 0:
         return requested
-    return 64 if device == "cuda" else 8
+    return 64 if device == "cuda" else 1
 
 
 class Heartbeats:
