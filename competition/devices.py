@@ -17,6 +17,13 @@ the training phase (10.3 s vs 20.0 s): one thread's worst case is the smaller. R
 "Torch threads"."""
 
 
+def cpu_cores() -> int:
+    """CPU cores of this machine (at least 1): the most threads LightGBM or the feature build use."""
+    import os
+
+    return os.cpu_count() or 1
+
+
 def resolve_threads(requested: int = 0) -> int:
     """`requested` when positive, else `DEFAULT_THREADS`."""
     if requested < 0:

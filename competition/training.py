@@ -17,6 +17,7 @@ from competition.checkpoints import Checkpoint, fit_in_pieces
 from competition.competitions.base import CompetitionSpec
 from competition.config import RunConfig
 from competition.data import CompetitionData
+from competition.devices import cpu_cores
 from competition.errors import CompError
 from competition.feature_cache import FeatureCache
 from competition.features import FeaturePipeline, encode_frame
@@ -123,9 +124,7 @@ def prepare_frames(spec: CompetitionSpec, data: CompetitionData) -> tuple[pl.Dat
 
 def feature_workers(n_folds: int) -> int:
     """Folds whose features are built at once: one per CPU core, at most one per fold."""
-    import os
-
-    return max(1, min(n_folds, os.cpu_count() or 1))
+    return max(1, min(n_folds, cpu_cores()))
 
 
 def build_fold_matrices(
@@ -160,16 +159,6 @@ def build_fold_matrices(
     shape = (train.height, test.height)
     keys = [cache.key(spec, config.features, fold.train, shape) if cache else "" for fold in folds]
     hits: list[Any] = [cache.load(key) if cache is not None else None for key in keys]
-    pool = ThreadPoolExecutor(feature_workers(len(folds)))
-    enc_train = enc_test = None
-    if any(hit is None for hit in hits):
-        # The text SVD's scikit-learn import (~1.6 s) overlaps the encoding. It must be done before
-        # the BLAS limit below: threadpoolctl limits only the libraries loaded when it starts
-        # (SciPy brings its own OpenBLAS).
-        imported = pool.submit(importlib.import_module, "sklearn.decomposition") if spec.features.text else None
-        enc_train, enc_test = encode_frame(spec.features, train), encode_frame(spec.features, test)
-        if imported is not None:
-            imported.result()
 
     def one_fold(f: int) -> tuple[np.ndarray, np.ndarray, FeaturePipeline]:
         if hits[f] is not None:
@@ -188,12 +177,21 @@ def build_fold_matrices(
             cache.save(keys[f], x_all, x_test, pipe)
         return x_all, x_test, pipe
 
-    built: list[Any] = [None] * len(folds)
-    with threadpool_limits(limits=1, user_api="blas"), pool:
-        for f, result in zip(range(len(folds)), pool.map(one_fold, range(len(folds))), strict=True):
-            built[f] = result
-            if progress is not None:
-                progress.advance(task)
+    built = []
+    with ThreadPoolExecutor(feature_workers(len(folds))) as pool:
+        if any(hit is None for hit in hits):
+            # The text SVD's scikit-learn import (~1.6 s) overlaps the encoding. It is done before
+            # the BLAS limit below: threadpoolctl limits only the libraries loaded when it starts
+            # (SciPy brings its own OpenBLAS).
+            imported = pool.submit(importlib.import_module, "sklearn.decomposition") if spec.features.text else None
+            enc_train, enc_test = encode_frame(spec.features, train), encode_frame(spec.features, test)
+            if imported is not None:
+                imported.result()
+        with threadpool_limits(limits=1, user_api="blas"):
+            for result in pool.map(one_fold, range(len(folds))):
+                built.append(result)
+                if progress is not None:
+                    progress.advance(task)
     mats = FoldMatrices(
         train=[b[0] for b in built], test=[b[1] for b in built], names=[b[2].feature_names_ for b in built]
     )

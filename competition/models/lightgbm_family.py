@@ -15,12 +15,12 @@ boosters, so prediction needs no feature names.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from competition.devices import cpu_cores
 from competition.models.base import FamilyResult, FoldMatrices
 from competition.models.mlp import Member
 
@@ -35,7 +35,7 @@ def resolve_threads(requested: int, n_rows: int) -> int:
     82 s with two, House Prices 5 folds on a shared 2-core box)."""
     if requested > 0:
         return requested
-    return max(1, min(os.cpu_count() or 1, n_rows // 20_000))
+    return max(1, min(cpu_cores(), n_rows // 20_000))
 
 
 def booster_params(cfg: Any, seed: int, threads: int) -> dict[str, Any]:
