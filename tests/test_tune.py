@@ -124,6 +124,14 @@ def test_best_config_reproduces_and_study_continues(hp_data_dir: Path, tracked: 
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
 
 
+def test_study_name_with_quotes_works(hp_data_dir: Path, tracked: Path) -> None:
+    """A --study name is the user's text: quotes in it must not reach MLflow's filter syntax."""
+    code, out = _tune(hp_data_dir, "--model", "lasso", "--study", "Bob's \"quick\" one", "--trials", "1",
+                      "--rescore-seeds", "0", "--no-keep-best")
+    assert code == 0, out
+    assert "1 complete" in out
+
+
 def test_study_for_other_data_is_refused(hp_data_dir: Path, tracked: Path, tmp_path: Path) -> None:
     from competition.synthetic import house_prices
 

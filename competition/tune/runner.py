@@ -225,12 +225,14 @@ def _study_run(logger: Any, study: Any, uri: str, name: str, tags: dict[str, str
     # Workers starting together each create a run: the earliest-created RUNNING run of this study
     # wins. A worker searches only after creating its own run, so of any two the later searcher
     # sees both and defers (a check-then-set on the study's attribute let both keep their own).
-    # run_id breaks a tie within the store's millisecond.
-    rivals = logger.client.search_runs(
+    # run_id breaks a tie within the store's millisecond. The study name is matched here, not in
+    # the filter string, where a quote in a user's --study would break MLflow's filter syntax.
+    running = logger.client.search_runs(
         [logger.experiment_id],
-        filter_string=f"tags.comp_kind = 'tune' and tags.study = '{tags['study']}' and attributes.status = 'RUNNING'",
-        max_results=100,
+        filter_string="tags.comp_kind = 'tune' and attributes.status = 'RUNNING'",
+        max_results=1000,
     )
+    rivals = [r for r in running if r.data.tags.get("study") == tags["study"]]
     winner = min(rivals, key=lambda r: (r.info.start_time, r.info.run_id)).info.run_id if rivals else run
     if winner != run:  # another worker created it at the same moment: use theirs
         logger.client.delete_run(run)
