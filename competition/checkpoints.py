@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from competition import atomic
+from competition.devices import CoreBudget
 from competition.errors import CompError
 from competition.models.base import FamilyResult
 from competition.models.mlp import Member
@@ -150,21 +151,63 @@ def fit_in_pieces(
     progress: Any,
     checkpoint: Checkpoint | None,
     prefix: str,
+    budget: CoreBudget | None = None,
 ) -> FamilyResult:
     """Fit a family piece by piece (one fold per piece unless the family batches all folds),
-    reusing pieces a checkpoint already holds and saving each new one as soon as it is done."""
-    if getattr(family, "batched", False):
+    reusing pieces a checkpoint already holds and saving each new one as soon as it is done.
+
+    With a `budget`, the pieces of a family trained fold by fold train side by side, each holding
+    `family.cores(piece, config)` of the budget's cores while it trains (whoever calls for a
+    batched family holds its cores), and every piece polls the budget's stop flag; an error or
+    Ctrl-C in one piece stops the others. Pieces are independent and keep their thread counts,
+    so the result is the one they give trained one after another."""
+    batched = getattr(family, "batched", False)
+    if batched:
         pieces = [members]
     else:
         folds = sorted({m.fold for m in members})
         pieces = [[m for m in members if m.fold == f] for f in folds]
-    results = []
-    for piece in pieces:
-        key = f"{prefix}-fold-{'-'.join(str(f) for f in sorted({m.fold for m in piece}))}"
-        result = checkpoint.load(key, family, piece) if checkpoint is not None else None
-        if result is None:
-            result = family.fit(mats, y_log, piece, config, device, progress)
-            if checkpoint is not None:
-                checkpoint.save(key, family, piece, result)
-        results.append(result)
-    return merge_results(family, results)
+    keys = [f"{prefix}-fold-{'-'.join(str(f) for f in sorted({m.fold for m in piece}))}" for piece in pieces]
+    results = [
+        checkpoint.load(key, family, piece) if checkpoint is not None else None
+        for key, piece in zip(keys, pieces, strict=True)
+    ]
+    todo = [i for i, r in enumerate(results) if r is None]
+    task = None
+    if progress is not None and not batched and todo:
+        task = progress.add_task(f"{family.name} folds", total=len(todo))
+    check_stop = budget.check if budget is not None else None
+
+    def fit_piece(i: int) -> FamilyResult:
+        if batched:  # its own progress bar (epochs)
+            result = family.fit(mats, y_log, pieces[i], config, device, progress, check_stop=check_stop)
+        elif budget is None:
+            result = family.fit(mats, y_log, pieces[i], config, device, None)
+        else:
+            with budget.take(family.cores(pieces[i], config)):
+                try:
+                    result = family.fit(mats, y_log, pieces[i], config, device, None, check_stop=check_stop)
+                except BaseException:
+                    budget.stop()  # before its cores are free: no waiting piece starts after a failure
+                    raise
+        if checkpoint is not None:
+            checkpoint.save(keys[i], family, pieces[i], result)
+        if task is not None:
+            progress.advance(task)
+        return result
+
+    if budget is None or batched or len(todo) < 2:
+        for i in todo:
+            results[i] = fit_piece(i)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(len(todo), budget.total), thread_name_prefix=f"comp-{family.name}") as pool:
+            futures = [(i, pool.submit(fit_piece, i)) for i in todo]
+            try:
+                for i, future in futures:
+                    results[i] = future.result()
+            except BaseException:
+                budget.stop()  # the other pieces end at their next step; the pool waits for them
+                raise
+    return merge_results(family, [r for r in results if r is not None])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import warnings
 from collections.abc import Iterator
@@ -20,6 +21,12 @@ from competition.competitions import all_specs, get_spec
 from competition.config import RunConfig, build_config, load_toml, parse_sets
 from competition.errors import CompError
 from competition.paths import Workspace
+
+# MLflow's INFO lines ("Creating initial MLflow database tables...") and the progress bar it draws
+# while it checks the logged model would land in the middle of comp's own output. Set before
+# MLflow is imported; a user who wants them sets these variables.
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 app = typer.Typer(
     help="comp: a Kaggle-style toolkit for tabular regression competitions.",

@@ -3,6 +3,10 @@ members, diagnose) gets its torch thread count from."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
 import torch
 
 from competition.errors import CompError
@@ -42,3 +46,54 @@ def resolve_device(choice: str, threads: int = 0) -> str:
     if choice not in ("cpu", "cuda"):
         raise CompError(f"--device must be auto, cpu or cuda; got {choice!r}.")
     return choice
+
+
+class Stopped(Exception):
+    """A piece of training ended early because its run was stopped (`CoreBudget.stop`)."""
+
+
+class CoreBudget:
+    """The CPU cores the families of one `comp train` share, and the run's stop flag.
+
+    A piece of training holds its cores while it trains (`take`): the MLP its torch threads, a
+    LightGBM fold its booster threads, a linear fold one core. So families that train side by
+    side never ask for more threads than there are cores, and a piece's thread count is the same
+    as when it trains alone (its numbers do not depend on what runs beside it). `stop` wakes
+    pieces waiting for cores and sets `stopped`, which training loops poll to end early
+    (Ctrl-C in the main thread, or an error in another piece).
+
+    `total`: the cores to share, default `cpu_cores()`."""
+
+    def __init__(self, total: int | None = None) -> None:
+        self.total = max(1, total if total is not None else cpu_cores())
+        self.stopped = threading.Event()
+        self._free = self.total
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def take(self, cores: int) -> Iterator[int]:
+        """Hold `cores` cores (capped at `total`, at least 1) for the block, waiting until they are
+        free; yields how many. Raises Stopped when the run is stopped before they are."""
+        cores = max(1, min(cores, self.total))
+        with self._changed:
+            self._changed.wait_for(lambda: self._free >= cores or self.stopped.is_set())
+            if self.stopped.is_set():
+                raise Stopped
+            self._free -= cores
+        try:
+            yield cores
+        finally:
+            with self._changed:
+                self._free += cores
+                self._changed.notify_all()
+
+    def stop(self) -> None:
+        """Stop the run: waiting pieces raise Stopped, running ones at their next check."""
+        self.stopped.set()
+        with self._changed:
+            self._changed.notify_all()
+
+    def check(self) -> None:
+        """Raise Stopped when the run is stopped (for training loops to call between steps)."""
+        if self.stopped.is_set():
+            raise Stopped

@@ -7,6 +7,7 @@ tested and benchmarked on its own.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from competition.checkpoints import Checkpoint, fit_in_pieces
 from competition.competitions.base import CompetitionSpec
 from competition.config import RunConfig
 from competition.data import CompetitionData
-from competition.devices import cpu_cores
+from competition.devices import CoreBudget, Stopped, cpu_cores
 from competition.errors import CompError
 from competition.feature_cache import FeatureCache
 from competition.features import FeaturePipeline, encode_frame
@@ -232,6 +233,49 @@ def score_members(
     return oof, fold_scores, log_rmse_from_logs(oof[seen], y_log[seen])
 
 
+def train_families(
+    names: list[str], train_family: Callable[[str], Any], budget: CoreBudget, config: RunConfig
+) -> dict[str, Any]:
+    """`train_family(name)` for every family, the batched one (the MLP) in this thread and the
+    others side by side with it in one background thread, sharing `budget`'s cores. The MLP holds
+    its torch threads' cores for all its pieces; LightGBM and linear folds take the rest and
+    wait for them (see `devices.CoreBudget`), so on 2 cores a 1-thread MLP and 1-thread boosters
+    fill both cores instead of one. Each family's numbers are those it gives when trained alone.
+
+    Ctrl-C (or any error) here stops the background families at their next step; an error in
+    the background stops the MLP at its next epoch and is the one raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = next((n for n in names if getattr(get_family(n), "batched", False)), None)
+    beside = [n for n in names if n != first]
+    if first is None or not beside:
+        return {name: train_family(name) for name in names}
+
+    def train_beside() -> dict[str, Any]:
+        try:
+            return {name: train_family(name) for name in beside}
+        except BaseException:
+            budget.stop()
+            raise
+
+    family = get_family(first)
+    with ThreadPoolExecutor(1, thread_name_prefix="comp-families") as pool:
+        try:
+            with budget.take(family.cores([], config)):
+                background = pool.submit(train_beside)
+                done = {first: train_family(first)}
+            done.update(background.result())
+        except Stopped:
+            failure = background.exception()
+            if failure is None:
+                raise
+            raise failure from None
+        except BaseException:
+            budget.stop()  # the pool's exit waits for the background families to notice
+            raise
+    return done
+
+
 def run_training(
     data: CompetitionData,
     config: RunConfig,
@@ -269,17 +313,17 @@ def run_training(
         mats = FoldMatrices(train=mats.train[:-1], test=mats.test[:-1], names=mats.names[:-1])
         refit_pipeline = pipelines.pop()
 
-    families = []
-    t_train = time.perf_counter()
-    for name in names:
+    def train_family(name: str) -> tuple[FamilyRun, dict[str, float]]:
         family = get_family(name)
+        spent: dict[str, float] = {}
         t0 = time.perf_counter()
         keep = ~outlier if drops_outliers(name, config) else np.ones(train.height, dtype=bool)
-        dropped |= ~keep
         members = make_members(folds, config.run.seeds, config.run.seed, keep)
-        result = fit_in_pieces(family, mats, y_log, members, config, device, progress, checkpoint, f"{name}-cv")
+        result = fit_in_pieces(
+            family, mats, y_log, members, config, device, progress, checkpoint, f"{name}-cv", budget
+        )
         oof, fold_scores, oof_score = score_members(members, result, folds, y_log)
-        timings[f"{name}.folds"] = time.perf_counter() - t0
+        spent[f"{name}.folds"] = time.perf_counter() - t0
         run = FamilyRun(
             name=name,
             members=members,
@@ -304,13 +348,24 @@ def run_training(
             ]
             t_refit = time.perf_counter()
             run.refit_result = fit_in_pieces(
-                family, refit_mats, y_log, run.refit_members, config, device, progress, checkpoint, f"{name}-refit"
+                family, refit_mats, y_log, run.refit_members, config, device, progress, checkpoint,
+                f"{name}-refit", budget,
             )
-            timings[f"{name}.refit"] = time.perf_counter() - t_refit
+            spent[f"{name}.refit"] = time.perf_counter() - t_refit
             run.test_log = run.refit_result.test_pred.mean(axis=0)
             run.prediction_path = "refit-full"
         run.seconds = time.perf_counter() - t0
-        families.append(run)
+        return run, spent
+
+    for name in names:
+        if drops_outliers(name, config):
+            dropped |= outlier
+    t_train = time.perf_counter()
+    budget = CoreBudget()
+    trained = train_families(names, train_family, budget, config)
+    families = [trained[name][0] for name in names]
+    for name in names:
+        timings.update(trained[name][1])
     timings["train"] = time.perf_counter() - t_train
 
     from competition.ensemble import blend_families, crossfit_blend_score

@@ -93,6 +93,8 @@ def test_script_lines_are_whole_in_a_pipe_of_any_width(tmp_path: Path, hp_data_d
     cmd += sets_args("mlp.epochs=3", "run.folds=2", "run.seeds=1")
     proc = subprocess.run(cmd, cwd=ws, env=env(COLUMNS="40"), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    # MLflow's own INFO lines and artifact-download bar stay out of the terminal
+    assert " INFO mlflow" not in proc.stderr and "Downloading artifacts" not in proc.stderr, proc.stderr
     lines = proc.stdout.splitlines()
     run_id = next(line for line in lines if line.startswith("run id: ")).split()[-1]
     assert re.fullmatch(r"[0-9a-f]{32}", run_id)

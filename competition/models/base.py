@@ -7,6 +7,7 @@ competition: only matrices, log targets and row indices.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -57,7 +58,13 @@ class ModelFamily(Protocol):
         config: Any,
         device: str,
         progress: Any | None = None,
-    ) -> FamilyResult: ...
+        check_stop: Callable[[], None] | None = None,
+    ) -> FamilyResult:
+        """Train `members`; `check_stop`, when given, is called between training steps and raises
+        (`devices.Stopped`) to end the fit early."""
+
+    def cores(self, members: list[Member], config: Any) -> int:
+        """CPU threads one piece (a fold's members) trains with, for families trained fold by fold."""
 
     def save(self, result: FamilyResult, folder: Path) -> None:
         """Write what `predict` needs into `folder`: JSON, text or safetensors only (no pickle)."""

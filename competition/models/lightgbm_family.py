@@ -15,6 +15,7 @@ boosters, so prediction needs no feature names.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def fold_categoricals(x: np.ndarray, groups: list[list[int]]) -> np.ndarray:
     grouped = sorted(j for cols in groups for j in cols)
     rest = np.delete(x, grouped, axis=1)
     codes = [np.argmax(x[:, cols], axis=1).astype(np.float32) for cols in groups]
-    return np.column_stack([rest, *codes]).astype(np.float32)
+    return np.column_stack([rest, *codes]).astype(np.float32, copy=False)
 
 
 def folded_names(names: list[str], groups: list[list[int]]) -> list[str]:
@@ -98,26 +99,27 @@ def folded_names(names: list[str], groups: list[list[int]]) -> list[str]:
 
 
 def fold_datasets(
-    x: np.ndarray, y_log: np.ndarray, member: Member, cat_cols: list[int], params: dict[str, Any]
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    x_valid: np.ndarray | None,
+    y_valid: np.ndarray | None,
+    cat_cols: list[int],
+    params: dict[str, Any],
 ) -> tuple[Any, Any]:
-    """The binned training (and validation) rows of one member, built once and shared by every
+    """The binned training (and validation) rows of one fold, built once and shared by every
     seed of the same rows: binning depends on the rows and the Dataset parameters (`max_bin`,
     `min_data_in_leaf` for pre-filtering, `linear_tree`), never on the seed, because
-    `data_random_seed` is fixed (see `booster_params`)."""
+    `data_random_seed` is fixed (see `booster_params`). `x_valid` None: no validation Dataset."""
     import lightgbm as lgb
 
     dtrain = lgb.Dataset(
-        x[member.train_idx],
-        y_log[member.train_idx],
-        categorical_feature=cat_cols or "auto",
-        params=params,
-        free_raw_data=False,
+        x_fit, y_fit, categorical_feature=cat_cols or "auto", params=params, free_raw_data=False
     ).construct()
     dvalid = None
-    if len(member.valid_idx):
+    if x_valid is not None:
         dvalid = lgb.Dataset(
-            x[member.valid_idx],
-            y_log[member.valid_idx],
+            x_valid,
+            y_valid,
             reference=dtrain,
             categorical_feature=cat_cols or "auto",
             params=params,
@@ -129,6 +131,10 @@ def fold_datasets(
 class LightGBMFamily:
     name = "lightgbm"
 
+    def cores(self, members: list[Member], config: Any) -> int:
+        """Threads the boosters of `members` (one fold) train with: `resolve_threads`."""
+        return resolve_threads(config.lightgbm.num_threads, max(len(m.train_idx) for m in members))
+
     def fit(
         self,
         mats: FoldMatrices,
@@ -137,34 +143,41 @@ class LightGBMFamily:
         config: Any,
         device: str,
         progress: Any | None = None,
+        check_stop: Callable[[], None] | None = None,
     ) -> FamilyResult:
+        """Train one booster per member; `check_stop` is called after every boosting round (it
+        raises to end the fit early, see `devices.CoreBudget`)."""
         import lightgbm as lgb
 
         cfg = config.lightgbm
         groups = [categorical_groups(n) if cfg.native_categorical else [] for n in mats.names]
-        x_train = [fold_categoricals(x, g) for x, g in zip(mats.train, groups, strict=True)]
-        x_test = [fold_categoricals(x, g) for x, g in zip(mats.test, groups, strict=True)]
-        names = [folded_names(n, g) for n, g in zip(mats.names, groups, strict=True)]
-        task = progress.add_task("LightGBM members", total=len(members)) if progress is not None else None
+        # Only the rows and folds these members use are folded into category codes (copied).
+        used = sorted({m.fold for m in members})
+        x_test = {f: fold_categoricals(mats.test[f], groups[f]) for f in used}
+        names = {f: folded_names(mats.names[f], groups[f]) for f in used}
         valid_pred: list[np.ndarray] = []
-        test_pred = np.zeros((len(members), x_test[0].shape[0]))
+        test_pred = np.zeros((len(members), mats.test[0].shape[0]))
         best = np.zeros(len(members), dtype=np.int64)
         history: list[dict[str, list[float]]] = []
         importance: dict[str, float] = {}
         models: list[str] = []
-        datasets: dict[tuple[int, bytes, bytes], tuple[Any, Any]] = {}
+        key: tuple[int, bytes, bytes] | None = None
         for j, m in enumerate(members):
-            x = x_train[m.fold]
-            n_cols = x.shape[1]
-            cat_cols = list(range(n_cols - len(groups[m.fold]), n_cols))
             params = booster_params(cfg, m.seed, resolve_threads(cfg.num_threads, len(m.train_idx)))
-            key = (m.fold, np.asarray(m.train_idx).tobytes(), np.asarray(m.valid_idx).tobytes())
-            if key not in datasets:
-                datasets.clear()  # members come fold by fold: keep one fold's binned rows at a time
-                datasets[key] = fold_datasets(x, y_log, m, cat_cols, params)
-            dtrain, dvalid = datasets[key]
+            member_key = (m.fold, np.asarray(m.train_idx).tobytes(), np.asarray(m.valid_idx).tobytes())
+            if member_key != key:  # members come fold by fold: one fold's rows and Datasets at a time
+                key = member_key
+                x, g = mats.train[m.fold], groups[m.fold]
+                x_fit = fold_categoricals(x[m.train_idx], g)
+                x_valid = fold_categoricals(x[m.valid_idx], g) if len(m.valid_idx) else None
+                n_cols = x_fit.shape[1]
+                cat_cols = list(range(n_cols - len(groups[m.fold]), n_cols))
+                y_valid = y_log[m.valid_idx] if x_valid is not None else None
+                dtrain, dvalid = fold_datasets(x_fit, y_log[m.train_idx], x_valid, y_valid, cat_cols, params)
             curves: dict[str, Any] = {}
             callbacks: list[Any] = [lgb.record_evaluation(curves)]
+            if check_stop is not None:
+                callbacks.append(lambda env, check=check_stop: check())
             sets, set_names = [dtrain], ["train"]
             if dvalid is not None:
                 sets.append(dvalid)
@@ -187,14 +200,12 @@ class LightGBMFamily:
             gains = saved.feature_importance(importance_type="gain")
             for name, gain in zip(names[m.fold], gains, strict=True):
                 importance[name] = importance.get(name, 0.0) + float(gain)
-            if len(m.valid_idx):
-                pred = saved.predict(x[m.valid_idx], num_threads=params["num_threads"])
+            if x_valid is not None:
+                pred = saved.predict(x_valid, num_threads=params["num_threads"])
                 valid_pred.append(np.asarray(pred, dtype=np.float64))
             else:
                 valid_pred.append(np.zeros(0))
             test_pred[j] = saved.predict(x_test[m.fold], num_threads=params["num_threads"])
-            if progress is not None:
-                progress.advance(task)
         return FamilyResult(
             valid_pred=valid_pred,
             test_pred=test_pred,

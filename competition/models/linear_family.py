@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,10 @@ class LinearFamily:
             raise CompError(f"Unknown linear model {kind!r}: use one of {', '.join(KINDS)}.")
         self.name = kind
 
+    def cores(self, members: list[Member], config: Any) -> int:
+        """One: scikit-learn's coordinate descent runs on one thread."""
+        return 1
+
     def fit(
         self,
         mats: FoldMatrices,
@@ -57,7 +62,10 @@ class LinearFamily:
         config: Any,
         device: str,
         progress: Any | None = None,
+        check_stop: Callable[[], None] | None = None,
     ) -> FamilyResult:
+        """Fit one model per member (members of a fold share it); `check_stop` is called before
+        each member (it raises to end the fit early)."""
         from sklearn.exceptions import ConvergenceWarning
 
         cfg = config.linear
@@ -69,6 +77,8 @@ class LinearFamily:
         history: list[dict[str, list[float]]] = []
         test_pred = np.zeros((len(members), mats.test[0].shape[0]))
         for j, m in enumerate(members):
+            if check_stop is not None:
+                check_stop()
             x = mats.train[m.fold]
             key = (m.fold, np.asarray(m.train_idx, dtype=np.int64).tobytes())
             if key not in cache:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,10 @@ class MLPFamily:
     batched = True
     """All folds train in one call (checkpoints hold the whole family, not single folds)."""
 
+    def cores(self, members: list[Member], config: Any) -> int:
+        """torch's CPU threads (`devices.resolve_threads`); on CUDA they run the CPU side."""
+        return torch.get_num_threads()
+
     def load_extra(self, folder: Path) -> dict[str, Any]:
         meta = json.loads((folder / "mlp_meta.json").read_text())
         tensors = load_file(str(folder / "mlp_weights.safetensors"))
@@ -92,7 +97,10 @@ class MLPFamily:
         config: Any,
         device: str,
         progress: Any | None = None,
+        check_stop: Callable[[], None] | None = None,
     ) -> FamilyResult:
+        """Train every member at once (`train_members`); `check_stop` is called after each epoch
+        (it raises to end the fit early)."""
         cfg: MLPConfig = config.mlp
         x = stack_matrices(mats, device)
         n_train = mats.train[0].shape[0]
@@ -101,6 +109,8 @@ class MLPFamily:
         task = progress.add_task("MLP epochs", total=cfg.epochs) if progress is not None else None
 
         def on_epoch(epoch: int, active: int) -> None:
+            if check_stop is not None:
+                check_stop()
             if progress is not None:
                 progress.update(task, completed=epoch + 1, description=f"MLP epochs ({active} members training)")
 
