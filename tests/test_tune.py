@@ -132,6 +132,16 @@ def test_study_name_with_quotes_works(hp_data_dir: Path, tracked: Path) -> None:
     assert "1 complete" in out
 
 
+@pytest.mark.parametrize("name", ["../escape", "a/b", "back\\slash", "..", "optuna.db", " ", "x" * 101, "tab\there"])
+def test_a_study_name_that_cannot_be_its_folder_is_refused(
+    hp_data_dir: Path, tracked: Path, workspace: Path, name: str
+) -> None:
+    code, out = _tune(hp_data_dir, "--model", "lasso", "--study", name, "--trials", "1", "--rescore-seeds", "0")
+    assert code == 2, out
+    assert "cannot be used" in out and "studies/<name>" in out and "Traceback" not in out
+    assert not (workspace / "studies").exists() and not (workspace / "escape").exists()
+
+
 def test_study_for_other_data_is_refused(hp_data_dir: Path, tracked: Path, tmp_path: Path) -> None:
     from competition.synthetic import house_prices
 

@@ -29,7 +29,7 @@ from competition.tune.context import TuneContext, build_context, settings_digest
 from competition.tune.evaluate import TimeUp, TrialOutcome, evaluate_by_fold, evaluate_population
 from competition.tune.live import LiveView
 from competition.tune.space import SearchSpace, load_space
-from competition.tune.study import default_storage, open_storage, open_study, redact
+from competition.tune.study import check_study_name, default_storage, open_storage, open_study, redact
 
 
 @dataclass
@@ -263,6 +263,8 @@ def _run_tune(opts: TuneOptions, workspace: Workspace, spec: Any, view: LiveView
     from competition.tracking import RunLogger, git_commit, resolve_tracking_uri
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    name = opts.study_name or f"{spec.name}-{opts.family}"
+    check_study_name(name)  # before any data is read or any study or run exists
     view = view or LiveView(enabled=False)
     space = load_space(opts.family, opts.space_file)
     layers = base_layers(spec, opts, space)
@@ -290,7 +292,6 @@ def _run_tune(opts: TuneOptions, workspace: Workspace, spec: Any, view: LiveView
         "settings": settings_digest(base, space.keys()),
         "space": space.signature(),
     }
-    name = opts.study_name or f"{spec.name}-{opts.family}"
     url = opts.storage or default_storage(workspace)
     storage = open_storage(url)
     sampler, pruner = make_sampler_and_pruner(opts.family)

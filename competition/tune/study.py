@@ -33,6 +33,31 @@ GRACE_S = 4 * HEARTBEAT_S
 CONNECT_TIMEOUT_S = 10
 
 
+STUDY_NAME_MAX = 100
+
+
+def check_study_name(name: str) -> None:
+    """Refuse a study name that cannot be the folder `studies/<name>` its best configurations go to:
+    empty, longer than `STUDY_NAME_MAX` characters, `.` or `..`, the storage file's own name, or
+    holding a slash, a backslash or a control character. Any other text works (spaces, quotes).
+
+    Raises CompError naming the rule."""
+    problem = None
+    if not name.strip():
+        problem = "it is empty"
+    elif len(name) > STUDY_NAME_MAX:
+        problem = f"it is {len(name)} characters long (at most {STUDY_NAME_MAX})"
+    elif name in (".", "..", "optuna.db"):
+        problem = "that name is taken by the folder itself or its study database"
+    elif any(c in "/\\" or ord(c) < 32 or ord(c) == 127 for c in name):
+        problem = "it holds a slash, a backslash or a control character"
+    if problem is not None:
+        raise CompError(
+            f"--study {name!r} cannot be used: {problem}. The name is also the folder studies/<name> "
+            "where the best configuration is written; use letters, digits, spaces, '-', '_' or '.'."
+        )
+
+
 def default_storage(workspace: Workspace) -> str:
     folder = workspace.root / "studies"
     folder.mkdir(parents=True, exist_ok=True)
