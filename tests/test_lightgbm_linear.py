@@ -289,3 +289,12 @@ def test_three_families_end_to_end(workspace: Path, hp_data_dir: Path) -> None:
     best = min(f["oof_log_rmse"] for f in bundle["families"])
     assert bundle["oof_log_rmse"] <= best * 1.02
     assert "blend weights:" in info["output"]
+
+
+def test_long_curves_go_to_mlflow_thinned_with_their_best_and_last_step() -> None:
+    from competition.run import CURVE_POINTS, curve_steps
+
+    assert curve_steps(CURVE_POINTS, 7) == list(range(CURVE_POINTS))  # short curves whole
+    steps = curve_steps(2000, 1234)
+    assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 1999 and 1234 in steps
+    assert set(range(0, 2000, 8)) <= set(steps) and len(steps) <= CURVE_POINTS + 2
