@@ -31,7 +31,7 @@ BLEND_METHODS = ("mean", "nnls", "ridge")
 @dataclass(frozen=True)
 class RunSection:
     model: str = "mlp"
-    """Model family, or several comma-separated (trained in turn, then blended); the three-family
+    """Model family, or several comma-separated (trained side by side, then blended); the three-family
     blend is `mlp,lightgbm,lasso` (lasso is the linear member that blends best by CV)."""
     split: str = "auto"
     """kfold | time | holdout | auto (the competition's default)."""
