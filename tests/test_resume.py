@@ -25,15 +25,21 @@ def train(data_dir: Path, *extra: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def reference_submission(workspace: Path, data_dir: Path) -> bytes:
+    """The submission of an uninterrupted run (its file removed, so the next run's is the only one)."""
+    code, out = train(data_dir)
+    assert code == 0, out
+    run_id = out.split("run id:")[1].split()[0]
+    reference = (workspace / "submissions" / "house-prices" / f"{run_id}.csv").read_bytes()
+    shutil.rmtree(workspace / "submissions")
+    return reference
+
+
 def test_resume_continues_from_the_last_finished_fold(
     workspace: Path, hp_data_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # The reference: an uninterrupted run in its own workspace.
-    code, out = train(hp_data_dir)
-    assert code == 0, out
-    reference_id = out.split("run id:")[1].split()[0]
-    reference = (workspace / "submissions" / "house-prices" / f"{reference_id}.csv").read_bytes()
-    shutil.rmtree(workspace / "submissions")
+    reference = reference_submission(workspace, hp_data_dir)
 
     # Interrupt the second run while ridge trains its second fold. On one core the families train
     # one after another (ridge waits for the MLP's core), so the MLP family is done by then; the
@@ -85,11 +91,7 @@ def test_ctrl_c_while_families_train_side_by_side_stops_them_all_and_resumes_to_
     import threading
 
     monkeypatch.setattr(devices, "cpu_cores", lambda: 1)
-    code, out = train(hp_data_dir)
-    assert code == 0, out
-    reference_id = out.split("run id:")[1].split()[0]
-    reference = (workspace / "submissions" / "house-prices" / f"{reference_id}.csv").read_bytes()
-    shutil.rmtree(workspace / "submissions")
+    reference = reference_submission(workspace, hp_data_dir)
 
     monkeypatch.setattr(devices, "cpu_cores", lambda: 2)
     real_fit = linear_family.LinearFamily.fit
