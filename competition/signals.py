@@ -58,3 +58,31 @@ def interrupts_as_keyboard() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP back for a short block that must not be cut in two (a
+    trial created in a shared study and recorded as ours); on exit the handlers in force before
+    are restored and the first signal that arrived is delivered to them (KeyboardInterrupt or
+    `Terminated`, or the default action). Outside the main thread it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    import os
+
+    arrived: list[int] = []
+    previous = {}
+    for sig in (signal.SIGINT, *HANDLED):
+        previous[sig] = signal.signal(sig, lambda signum, frame: arrived.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        if arrived:
+            first = previous[arrived[0]]
+            if callable(first):
+                first(arrived[0], None)
+            elif first == signal.SIG_DFL:
+                os.kill(os.getpid(), arrived[0])

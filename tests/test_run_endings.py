@@ -143,3 +143,21 @@ def test_a_second_resume_of_a_run_in_progress_is_refused(
     assert status[run_id] == "KILLED"  # the refused resume did not touch the run
     third = runner.invoke(app, ["train", "house-prices", "--data-dir", str(hp_data_dir), "--resume", run_id])
     assert third.exit_code == 0, third.output
+
+
+def test_an_interrupt_inside_a_deferred_block_arrives_when_the_block_ends() -> None:
+    """`deferred_interrupts`: Ctrl-C or SIGTERM in the block is held back, then raised as usual."""
+    from competition.signals import Terminated, deferred_interrupts, interrupts_as_keyboard
+
+    steps: list[str] = []
+    with pytest.raises(KeyboardInterrupt), deferred_interrupts():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        steps.append("block finished")
+    assert steps == ["block finished"]
+    with interrupts_as_keyboard(), pytest.raises(Terminated), deferred_interrupts():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+        steps.append("again")
+    assert steps == ["block finished", "again"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

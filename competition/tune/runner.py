@@ -25,6 +25,7 @@ from competition.devices import resolve_device
 from competition.errors import CompError
 from competition.feature_cache import FeatureCache
 from competition.paths import Workspace
+from competition.signals import deferred_interrupts
 from competition.tune.context import TuneContext, build_context, settings_digest
 from competition.tune.evaluate import TimeUp, TrialOutcome, evaluate_by_fold, evaluate_population
 from competition.tune.live import LiveView
@@ -347,13 +348,17 @@ def _ask_population(study: Any, space: SearchSpace, layers: list[dict[str, Any]]
     base_sampler = study.sampler
     try:
         for i in range(n):
-            trial = study.ask()
+            # A Ctrl-C between creating the trial and recording it here would leave it RUNNING.
+            with deferred_interrupts():
+                trial = study.ask()
+                asked.append((trial, {}, None))  # type: ignore[arg-type]
+                beats.add(trial)
             if _surplus(study, trial, budget):  # another worker asked the last trials of the budget first
+                asked.pop()
+                beats.remove(trial)
                 trial.set_user_attr("surplus", True)
                 study.tell(trial, state=TrialState.FAIL)
                 break
-            asked.append((trial, {}, None))  # type: ignore[arg-type]
-            beats.add(trial)
             params = {p.key: p.suggest(trial) for p in space.params}
             asked[-1] = (trial, params, trial_config(layers, params, device))
             if i == 0 and space.family == "mlp":
