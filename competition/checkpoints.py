@@ -15,6 +15,7 @@ stops with a CompError naming it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -179,17 +180,15 @@ def fit_in_pieces(
     check_stop = budget.check if budget is not None else None
 
     def fit_piece(i: int) -> FamilyResult:
-        if batched:  # its own progress bar (epochs)
-            result = family.fit(mats, y_log, pieces[i], config, device, progress, check_stop=check_stop)
-        elif budget is None:
-            result = family.fit(mats, y_log, pieces[i], config, device, None)
-        else:
-            with budget.take(family.cores(pieces[i], config)):
-                try:
-                    result = family.fit(mats, y_log, pieces[i], config, device, None, check_stop=check_stop)
-                except BaseException:
+        shown = progress if batched else None  # a batched family draws its own bar (epochs)
+        held = budget.take(family.cores(pieces[i], config)) if budget is not None and not batched else None
+        with held or contextlib.nullcontext():
+            try:
+                result = family.fit(mats, y_log, pieces[i], config, device, shown, check_stop=check_stop)
+            except BaseException:
+                if budget is not None:
                     budget.stop()  # before its cores are free: no waiting piece starts after a failure
-                    raise
+                raise
         if checkpoint is not None:
             checkpoint.save(keys[i], family, pieces[i], result)
         if task is not None:

@@ -14,6 +14,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 HANDLED = (signal.SIGTERM, signal.SIGHUP)
 
@@ -40,6 +41,12 @@ def exit_code(exc: BaseException) -> int:
     return 128 + signal_number(exc)
 
 
+def _restore(previous: dict[int, Any]) -> None:
+    """Put back the handlers `signal.signal` returned (None, set outside Python: the default)."""
+    for sig, handler in previous.items():
+        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signum)
 
@@ -56,8 +63,7 @@ def interrupts_as_keyboard() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        _restore(previous)
 
 
 @contextlib.contextmanager
@@ -78,8 +84,7 @@ def deferred_interrupts() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        _restore(previous)
         if arrived:
             first = previous[arrived[0]]
             if callable(first):

@@ -261,6 +261,8 @@ def train_families(
     family = get_family(first)
     with ThreadPoolExecutor(1, thread_name_prefix="comp-families") as pool:
         try:
+            # Held for all its pieces (folds, then refit), so a fold beside it never takes its core
+            # between them; a batched family's thread count does not depend on its members.
             with budget.take(family.cores([], config)):
                 background = pool.submit(train_beside)
                 done = {first: train_family(first)}
@@ -363,9 +365,11 @@ def run_training(
     t_train = time.perf_counter()
     budget = CoreBudget()
     trained = train_families(names, train_family, budget, config)
-    families = [trained[name][0] for name in names]
-    for name in names:
-        timings.update(trained[name][1])
+    families = []
+    for name in names:  # in --model order, whichever family finished first
+        run, spent = trained[name]
+        families.append(run)
+        timings.update(spent)
     timings["train"] = time.perf_counter() - t_train
 
     from competition.ensemble import blend_families, crossfit_blend_score
