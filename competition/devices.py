@@ -4,7 +4,9 @@ members, diagnose) gets its torch thread count from."""
 from __future__ import annotations
 
 import contextlib
+import statistics
 import threading
+import time
 from collections.abc import Iterator
 
 import torch
@@ -69,6 +71,7 @@ class CoreBudget:
         self.stopped = threading.Event()
         self._free = self.total
         self._changed = threading.Condition()
+        self._loan: SpareCores | None = None
 
     @contextlib.contextmanager
     def take(self, cores: int) -> Iterator[int]:
@@ -94,6 +97,102 @@ class CoreBudget:
             self._changed.notify_all()
 
     def check(self) -> None:
-        """Raise Stopped when the run is stopped (for training loops to call between steps)."""
+        """Raise Stopped when the run is stopped (for training loops to call between steps). In the
+        thread of a `lend_spare_cores` block it is also that block's step (see `SpareCores`)."""
         if self.stopped.is_set():
             raise Stopped
+        loan = self._loan
+        if loan is not None and loan.thread == threading.get_ident():
+            loan.step()
+
+    @contextlib.contextmanager
+    def lend_spare_cores(self, held: int, ready: threading.Event) -> Iterator[SpareCores]:
+        """For the block, torch in this thread may run on the budget's free cores besides the `held`
+        ones it already holds, once `ready` is set (by whoever knows that no piece will want them
+        any more). `check()` calls from this thread, one per epoch, drive it (`SpareCores.step`).
+        At the end the cores go back and torch's thread count is what it was."""
+        loan = SpareCores(self, held, ready)
+        self._loan = loan
+        try:
+            yield loan
+        finally:
+            self._loan = None
+            loan.give_back()
+
+    def _take_free(self) -> int:
+        """Take every free core now, without waiting; how many."""
+        with self._changed:
+            got, self._free = self._free, 0
+        return got
+
+    def _release(self, cores: int) -> None:
+        with self._changed:
+            self._free += cores
+            self._changed.notify_all()
+
+
+class SpareCores:
+    """Extra torch threads on cores nobody else wants, kept only while they make epochs faster.
+
+    Torch's CPU ops here give the same bits on one thread or several (the batched trainer's
+    products split over members and rows, never over a sum; `tests/test_core_budget.py` checks it
+    on whole runs), so when the threads change never changes the numbers, only the time. After
+    `ready` is set, `step` (once per epoch) takes the budget's free cores and sets torch's threads
+    to `held` plus them. The median of the `WINDOW` epochs after that is compared with the median
+    of the `WINDOW` epochs before it; a later window slower than that baseline counts too. When
+    the extra threads do not win, they are dropped for good: on a machine that other processes
+    load, OpenMP threads that wait for a busy core make the batched trainer several times slower
+    (README "Torch threads"), so a thread is only kept while it is measured to help."""
+
+    WINDOW = 5
+    """Epochs per timing window (the first two epochs are skipped: allocation warm-up)."""
+    clock = staticmethod(time.perf_counter)
+
+    def __init__(self, budget: CoreBudget, held: int, ready: threading.Event) -> None:
+        self.budget = budget
+        self.held = held
+        self.ready = ready
+        self.thread = threading.get_ident()
+        self.extra = 0
+        self.tried = False
+        self.kept_seconds: list[float] = []
+        self._base_threads = torch.get_num_threads()
+        self._last: float | None = None
+        self._before: list[float] = []
+        self._after: list[float] = []
+        self._baseline: float | None = None
+        self._seen = 0
+
+    def step(self) -> None:
+        """One epoch ended: time it, and take, keep or drop the spare cores."""
+        now = self.clock()
+        last, self._last = self._last, now
+        self._seen += 1
+        if last is None or self._seen <= 2:
+            return
+        took = now - last
+        if self.extra == 0:
+            self._before = [*self._before, took][-self.WINDOW:]
+            if not self.tried and self.ready.is_set() and len(self._before) == self.WINDOW:
+                self.tried = True
+                self.extra = self.budget._take_free()
+                if self.extra:
+                    self._baseline = statistics.median(self._before)
+                    torch.set_num_threads(self.held + self.extra)
+            return
+        self._after.append(took)
+        if len(self._after) == self.WINDOW:
+            median = statistics.median(self._after)
+            self._after = []
+            assert self._baseline is not None
+            if median >= self._baseline:
+                self.give_back()
+            else:
+                self.kept_seconds.append(median)
+
+    def give_back(self) -> None:
+        """Return the spare cores (if held) and restore torch's thread count."""
+        if self.extra:
+            torch.set_num_threads(self._base_threads)
+            self.budget._release(self.extra)
+            self.extra = 0

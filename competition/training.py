@@ -6,6 +6,7 @@ tested and benchmarked on its own.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -234,13 +235,20 @@ def score_members(
 
 
 def train_families(
-    names: list[str], train_family: Callable[[str], Any], budget: CoreBudget, config: RunConfig
+    names: list[str],
+    train_family: Callable[[str], Any],
+    budget: CoreBudget,
+    config: RunConfig,
+    spare_cores: bool = False,
 ) -> dict[str, Any]:
     """`train_family(name)` for every family, the batched one (the MLP) in this thread and the
     others side by side with it in one background thread, sharing `budget`'s cores. The MLP holds
     its torch threads' cores for all its pieces; LightGBM and linear folds take the rest and
     wait for them (see `devices.CoreBudget`), so on 2 cores a 1-thread MLP and 1-thread boosters
     fill both cores instead of one. Each family's numbers are those it gives when trained alone.
+    With `spare_cores`, the MLP may also run on the cores the others leave once they are all done
+    (or from the start when it trains alone), kept only while they make its epochs faster
+    (`devices.SpareCores`); its numbers do not depend on it.
 
     Ctrl-C (or any error) here stops the background families at their next step; an error in
     the background stops the MLP at its next epoch and is the one raised."""
@@ -248,8 +256,11 @@ def train_families(
 
     first = next((n for n in names if getattr(get_family(n), "batched", False)), None)
     beside = [n for n in names if n != first]
-    if first is None or not beside:
+    if first is None:
         return {name: train_family(name) for name in names}
+
+    family = get_family(first)
+    others_done = threading.Event()
 
     def train_beside() -> dict[str, Any]:
         try:
@@ -257,15 +268,26 @@ def train_families(
         except BaseException:
             budget.stop()
             raise
+        finally:
+            others_done.set()
 
-    family = get_family(first)
+    def train_first() -> dict[str, Any]:
+        if not spare_cores:
+            return {first: train_family(first)}
+        with budget.lend_spare_cores(held, others_done):
+            return {first: train_family(first)}
+
+    if not beside:
+        others_done.set()
+        with budget.take(family.cores([], config)) as held:
+            return train_first()
     with ThreadPoolExecutor(1, thread_name_prefix="comp-families") as pool:
         try:
             # Held for all its pieces (folds, then refit), so a fold beside it never takes its core
             # between them; a batched family's thread count does not depend on its members.
-            with budget.take(family.cores([], config)):
+            with budget.take(family.cores([], config)) as held:
                 background = pool.submit(train_beside)
-                done = {first: train_family(first)}
+                done = train_first()
             done.update(background.result())
         except Stopped:
             failure = background.exception()
@@ -364,7 +386,9 @@ def run_training(
             dropped |= outlier
     t_train = time.perf_counter()
     budget = CoreBudget()
-    trained = train_families(names, train_family, budget, config)
+    # Spare cores only when the thread count is the toolkit's choice, not the user's.
+    spare = device == "cpu" and config.run.threads == 0
+    trained = train_families(names, train_family, budget, config, spare_cores=spare)
     families = []
     for name in names:  # in --model order, whichever family finished first
         run, spent = trained[name]

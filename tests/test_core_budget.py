@@ -121,3 +121,96 @@ def test_a_failing_fold_stops_the_folds_beside_it_and_its_error_is_raised(monkey
         fit_in_pieces(LightGBMFamily(), mats, y, members, config, "cpu", None, None, "lgb", budget)
     assert budget.stopped.is_set()
     assert sorted(started) == [0, 1]  # no fold started after the failure
+
+
+class FakeClock:
+    """A clock whose epochs take the seconds the test says."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run_epochs(budget: CoreBudget, clock: FakeClock, seconds: list[float]) -> list[int]:
+    """Call `check` once per epoch of the given lengths; torch's thread count after each."""
+    import torch
+
+    seen = []
+    for s in seconds:
+        clock.now += s
+        budget.check()
+        seen.append(torch.get_num_threads())
+    return seen
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    import torch
+
+    from competition.devices import SpareCores
+
+    fake = FakeClock()
+    monkeypatch.setattr(SpareCores, "clock", staticmethod(fake))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield fake
+    torch.set_num_threads(before)
+
+
+def test_spare_cores_are_taken_once_ready_and_kept_while_epochs_get_faster(clock: FakeClock) -> None:
+    import torch
+
+    budget = CoreBudget(3)
+    ready = threading.Event()
+    with budget.take(1) as held, budget.lend_spare_cores(held, ready) as loan:
+        # two warm-up epochs, then a full window at one thread; not ready yet: nothing taken
+        assert run_epochs(budget, clock, [9.0, 9.0] + [1.0] * 8) == [1] * 10
+        ready.set()
+        threads = run_epochs(budget, clock, [1.0] + [0.6] * 10)
+        assert threads == [3] * 11  # took the two free cores at once, kept them: 0.6 s < 1.0 s
+        assert loan.kept_seconds == pytest.approx([0.6, 0.6])
+        assert budget._free == 0  # nobody else gets them meanwhile
+    assert torch.get_num_threads() == 1  # restored at the end of the block
+    with budget.take(3) as got:  # and every core is back in the budget
+        assert got == 3
+
+
+def test_spare_cores_that_do_not_help_are_given_back_for_good(clock: FakeClock) -> None:
+    import torch
+
+    budget = CoreBudget(2)
+    ready = threading.Event()
+    ready.set()
+    with budget.take(1) as held, budget.lend_spare_cores(held, ready) as loan:
+        threads = run_epochs(budget, clock, [1.0] * 7 + [3.0] * 5 + [1.0] * 20)
+        assert threads[:7] == [1] * 6 + [2]  # the first full window of one-thread epochs, then two
+        assert threads[11:] == [1] * 21  # five slow epochs on two threads (a busy machine): dropped
+        assert loan.tried and loan.extra == 0
+    assert torch.get_num_threads() == 1
+
+
+def test_a_later_slow_window_drops_the_spare_cores_too(clock: FakeClock) -> None:
+    budget = CoreBudget(2)
+    ready = threading.Event()
+    ready.set()
+    with budget.take(1) as held, budget.lend_spare_cores(held, ready) as loan:
+        threads = run_epochs(budget, clock, [1.0] * 7 + [0.5] * 5 + [2.0] * 5 + [0.5] * 5)
+        assert threads[7:12] == [2] * 5 and threads[16:] == [1] * 6
+        assert loan.kept_seconds == pytest.approx([0.5])
+
+
+def test_no_spare_cores_for_other_threads_or_when_none_are_free(clock: FakeClock) -> None:
+    budget = CoreBudget(1)
+    ready = threading.Event()
+    ready.set()
+    with budget.take(1) as held, budget.lend_spare_cores(held, ready):
+        assert run_epochs(budget, clock, [1.0] * 10) == [1] * 10  # the only core is held already
+    budget = CoreBudget(2)
+    with budget.take(1) as held, budget.lend_spare_cores(held, ready):
+        worker = threading.Thread(target=lambda: run_epochs(budget, clock, [1.0] * 10))
+        worker.start()
+        worker.join(5)
+        with budget.take(1) as got:  # a check() from another thread never lends it the free core
+            assert got == 1

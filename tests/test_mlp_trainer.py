@@ -252,3 +252,27 @@ def test_gradient_clipping_scales_each_member_to_the_max_norm() -> None:
     torch.testing.assert_close(norms[:2], torch.ones(2))
     torch.testing.assert_close(grad_w[:2], unclipped_w[:2] / before[:2, None])
     assert torch.equal(grad_w[2], unclipped_w[2]) and torch.equal(grad_b[2], unclipped_b[2])
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_torch_thread_count_never_changes_the_numbers(precision: str) -> None:
+    """`devices.SpareCores` gives the MLP a second thread mid-run when a core falls idle: that is
+    only sound because one thread and two, switched at any epoch, train the same bits. House
+    Prices-sized members (321 inputs, 2 x 256 units, batch 128), 15 of them."""
+    x, y = problem(n=600, d=321, folds=5)
+    members = members_for(600, 5, 3)
+    cfg = MLPConfig(epochs=6, patience=10, batch_size=128, precision=precision)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = train_members(x, y, members, cfg)
+
+        def switch(epoch: int, active: int) -> None:
+            torch.set_num_threads(2 if epoch % 2 == 0 else 1)  # two threads, then one, then two...
+
+        both = train_members(x, y, members, cfg, on_epoch=switch)
+    finally:
+        torch.set_num_threads(before)
+    assert [h["valid"] for h in one.history] == [h["valid"] for h in both.history]
+    for w_one, w_both in zip(one.weights, both.weights, strict=True):
+        assert torch.equal(w_one, w_both)
