@@ -31,6 +31,7 @@ from competition.data import CompetitionData, load_competition
 from competition.devices import resolve_device
 from competition.errors import CompError, environment_failure, is_environment_os_error
 from competition.feature_cache import FeatureCache
+from competition.heap import frozen_heap
 from competition.liveness import Heartbeat, RunLock
 from competition.models.mlp import compute_dtype
 from competition.paths import Workspace
@@ -274,7 +275,8 @@ def train(
     written: dict[str, Path] = {}
     doing = f"write the checkpoints in {checkpoint.folder}"
     try:
-        with logger.closing(parent), Heartbeat(logger.client, parent):
+        # frozen_heap: the imports' objects stay out of the collector's full passes (competition.heap)
+        with logger.closing(parent), Heartbeat(logger.client, parent), frozen_heap():
             if resume is None:
                 lock.acquire()
                 logger.params(parent, config.flat())
