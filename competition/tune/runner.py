@@ -24,6 +24,7 @@ from competition.data import CompetitionData, load_competition
 from competition.devices import resolve_device
 from competition.errors import CompError
 from competition.feature_cache import FeatureCache
+from competition.heap import frozen_heap
 from competition.paths import Workspace
 from competition.signals import deferred_interrupts
 from competition.tune.context import TuneContext, build_context, settings_digest
@@ -324,7 +325,8 @@ def _run_tune(opts: TuneOptions, workspace: Workspace, spec: Any, view: LiveView
     k = population_size(opts.population, device) if opts.family == "mlp" else 1
     view.begin(name, opts.trials, deadline)
     try:
-        with Heartbeats(storage, max(1.0, storage.heartbeat_interval or 5)) as beats:
+        # frozen_heap: import-time objects stay out of the collector's full passes (competition.heap)
+        with Heartbeats(storage, max(1.0, storage.heartbeat_interval or 5)) as beats, frozen_heap():
             _search(study, ctx, space, layers, opts, k, beats, trial_log, view, deadline)
     except KeyboardInterrupt:
         logger.end(study_run, "KILLED")
