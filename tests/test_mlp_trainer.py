@@ -276,3 +276,26 @@ def test_torch_thread_count_never_changes_the_numbers(precision: str) -> None:
     assert [h["valid"] for h in one.history] == [h["valid"] for h in both.history]
     for w_one, w_both in zip(one.weights, both.weights, strict=True):
         assert torch.equal(w_one, w_both)
+
+
+def test_stacked_block_holds_every_fold_once_and_the_fold_matrices_point_into_it() -> None:
+    """`stack_matrices`: the (F, N_train + N_test, D_max) block of `stack_folds`, bit for bit, with
+    zeros where a fold has fewer columns; afterwards each fold's matrices are views of the block
+    (the separate arrays are freed) holding the same values as before."""
+    from competition.models.base import FoldMatrices
+    from competition.models.mlp_family import stack_folds, stack_matrices
+
+    rng = np.random.default_rng(3)
+    widths = [5, 7, 6]
+    train = [rng.normal(size=(11, w)).astype(np.float32) for w in widths]
+    test = [rng.normal(size=(4, w)).astype(np.float32) for w in widths]
+    mats = FoldMatrices(train=list(train), test=list(test), names=[[f"c{j}" for j in range(w)] for w in widths])
+    expected = stack_folds(train, "cpu", test)
+    block = stack_matrices(mats, "cpu")
+    assert torch.equal(block, expected)
+    assert block.shape == (3, 15, 7)
+    assert float(block[0, :, 5:].abs().sum()) == 0.0
+    for f in range(3):
+        assert np.shares_memory(mats.train[f], block.numpy()) and np.shares_memory(mats.test[f], block.numpy())
+        np.testing.assert_array_equal(mats.train[f], train[f])
+        np.testing.assert_array_equal(mats.test[f], test[f])
