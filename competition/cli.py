@@ -780,6 +780,10 @@ def tune(
     console.print(f"best trial {o.best_trial}: search OOF log-RMSE [bold]{o.best_score:.5f}[/]")
     for key, value in o.best_params.items():
         console.print(f"  {key} = {value!r}", highlight=False)
+    if o.default_trial is not None:
+        same = " (the search found nothing better)" if o.default_trial == o.best_trial else ""
+        console.print(f"default configuration: trial {o.default_trial}, search OOF log-RMSE "
+                      f"{o.default_score:.5f}{same}")
     if o.rescore is not None:
         r = o.rescore
         where = "the latest block held out of the search" if r.kind == "latest-block" else (

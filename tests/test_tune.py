@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from competition.cli import app
+from competition.competitions import get_spec
 from competition.errors import CompError
 from competition.tune.space import DEFAULT_SPACES, load_space
 
@@ -34,6 +35,21 @@ def test_default_spaces_name_real_settings() -> None:
         space = load_space(family, None)
         assert space.keys() == [p.key for p in params]
         assert all(p.key in known for p in params), family
+
+
+def test_the_baseline_is_the_configs_values_the_space_can_draw() -> None:
+    from competition.config import build_config
+    from competition.tune.space import Param
+
+    assert Param("a.b", 1, 5).contains(3) and not Param("a.b", 1, 5).contains(2.5)  # an int range
+    assert Param("a.b", 0.1, 1.0).contains(0.1) and not Param("a.b", 0.1, 1.0).contains(1.5)
+    assert Param("a.b", choices=(64, 128)).contains(128) and not Param("a.b", choices=(64, 128)).contains(96)
+    space = load_space("mlp", None)
+    config = build_config({"mlp.hidden": 96, "mlp.lr": 1e-3})  # 96 is not among the hidden choices
+    baseline = space.baseline(config)
+    assert baseline["mlp.lr"] == 1e-3 and baseline["mlp.depth"] == config.mlp.depth
+    assert "mlp.hidden" not in baseline  # left to the sampler
+    assert set(baseline) == set(space.keys()) - {"mlp.hidden"}
 
 
 def test_space_file_overrides_and_pins(tmp_path: Path) -> None:
@@ -107,6 +123,18 @@ def test_best_config_reproduces_and_study_continues(hp_data_dir: Path, tracked: 
     storage = f"sqlite:///{tracked / 'studies' / 'optuna.db'}"
     study = optuna.load_study(study_name="house-prices-lasso", storage=storage)
     assert len(study.trials) == 3
+    # trial 0 is the configuration without the search (the competition's default alpha), so the
+    # best is never worse than it on the search's folds, and the output says what it scored
+    from competition.config import build_config
+    from competition.tune.study import BASELINE_ATTR
+
+    first = min(study.trials, key=lambda t: t.number)
+    assert first.user_attrs.get(BASELINE_ATTR) is True and first.state.name == "COMPLETE"
+    default_alpha = build_config(get_spec("house-prices").config_defaults).linear.lasso_alpha
+    assert first.params == {"linear.lasso_alpha": default_alpha}
+    assert sum(bool(t.user_attrs.get(BASELINE_ATTR)) for t in study.trials) == 1
+    shown = re.search(r"default configuration: trial 0, search OOF log-RMSE (\d\.\d+)", out)
+    assert shown and float(shown.group(1)) == pytest.approx(first.value, abs=1e-5) and best <= first.value + 1e-5
     run_id = study.user_attrs[next(k for k in study.user_attrs if k.startswith("best_run:"))]
     assert (tracked / "models" / "house-prices" / run_id).is_dir()  # the bundle predict/blend take
 

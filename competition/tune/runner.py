@@ -31,7 +31,14 @@ from competition.tune.context import TuneContext, build_context, settings_digest
 from competition.tune.evaluate import TimeUp, TrialOutcome, evaluate_by_fold, evaluate_population
 from competition.tune.live import LiveView
 from competition.tune.space import SearchSpace, load_space
-from competition.tune.study import check_study_name, default_storage, open_storage, open_study, redact
+from competition.tune.study import (
+    BASELINE_ATTR,
+    check_study_name,
+    default_storage,
+    open_storage,
+    open_study,
+    redact,
+)
 
 
 @dataclass
@@ -89,6 +96,8 @@ class TuneOutcome:
     best_run_id: str | None = None
     reproduced: bool | None = None
     rescore: Rescore | None = None
+    default_trial: int | None = None
+    """The study's baseline trial (the configuration without the search), when it finished."""
     default_score: float | None = None
 
 
@@ -297,7 +306,7 @@ def _run_tune(opts: TuneOptions, workspace: Workspace, spec: Any, view: LiveView
     url = opts.storage or default_storage(workspace)
     storage = open_storage(url)
     sampler, pruner = make_sampler_and_pruner(opts.family)
-    study = open_study(name, storage, sampler, pruner, fingerprint)
+    study = open_study(name, storage, sampler, pruner, fingerprint, baseline=space.baseline(plain))
 
     uri = resolve_tracking_uri(opts.tracking_uri, workspace)
     logger = RunLogger(uri, spec.name, workspace)
@@ -457,6 +466,8 @@ def _best(study: Any) -> tuple[int, float] | None:
 def _finish(study: Any, ctx: TuneContext, opts: TuneOptions, layers: list[dict[str, Any]], workspace: Workspace,
             spec: Any, data: CompetitionData, logger: Any, study_run: str, uri: str, outcome: TuneOutcome,
             view: LiveView) -> None:
+    from optuna.trial import TrialState
+
     counts = study_counts(study)
     outcome.n_complete, outcome.n_pruned, outcome.n_failed = counts["COMPLETE"], counts["PRUNED"], counts["FAIL"]
     metrics: dict[str, float] = {
@@ -469,6 +480,11 @@ def _finish(study: Any, ctx: TuneContext, opts: TuneOptions, layers: list[dict[s
         return
     best = study.best_trial
     outcome.best_trial, outcome.best_score, outcome.best_params = best.number, float(best.value), dict(best.params)
+    baseline = next((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                     if t.user_attrs.get(BASELINE_ATTR)), None)
+    if baseline is not None:
+        outcome.default_trial, outcome.default_score = baseline.number, float(baseline.value)
+        metrics["default_oof_log_rmse"] = float(baseline.value)
     config = trial_config(layers, dict(best.params), ctx.device)
     folder = workspace.root / "studies" / outcome.study_name
     folder.mkdir(parents=True, exist_ok=True)
@@ -529,8 +545,16 @@ def rescore(data: CompetitionData, best: RunConfig, default: RunConfig, ctx: Tun
     held out (trained on every earlier row)."""
     from competition.training import run_training
 
+    scored: list[tuple[RunConfig, float]] = []
+
     def score(cfg: RunConfig) -> float:
-        return float(run_training(data, cfg, ctx.device).oof_score)
+        """OOF of `cfg`; a configuration already scored (the best trial is the baseline) is not retrained."""
+        for done, value in scored:
+            if done == cfg:
+                return value
+        value = float(run_training(data, cfg, ctx.device).oof_score)
+        scored.append((cfg, value))
+        return value
 
     if ctx.base.run.exclude_latest > 0:
         def latest(cfg: RunConfig) -> RunConfig:

@@ -45,6 +45,15 @@ class Param:
             return trial.suggest_int(self.key, self.low, self.high, log=self.log)
         return trial.suggest_float(self.key, float(self.low), float(self.high), log=self.log)  # type: ignore[arg-type]
 
+    def contains(self, value: Any) -> bool:
+        """Whether `value` is one this setting can be drawn as (in the choices, or in the range and
+        of its type)."""
+        if self.choices is not None:
+            return value in self.choices
+        if isinstance(self.low, int) and isinstance(self.high, int) and not isinstance(value, int):
+            return False
+        return isinstance(value, int | float) and self.low <= value <= self.high  # type: ignore[operator]
+
     def describe(self) -> str:
         if self.choices is not None:
             return f"{self.key} in {list(self.choices)}"
@@ -65,6 +74,12 @@ class SearchSpace:
     def population_params(self) -> tuple[Param, ...]:
         """Searched settings a population of MLP trials must share (all but the per-member ones)."""
         return tuple(p for p in self.params if p.key not in MEMBER_PARAMS)
+
+    def baseline(self, config: RunConfig) -> dict[str, Any]:
+        """The searched settings' values in `config` (the configuration the study starts from),
+        for those the space can draw; a value outside its range is left for the sampler."""
+        values = config.flat()
+        return {p.key: values[p.key] for p in self.params if p.contains(values[p.key])}
 
     def signature(self) -> dict[str, str]:
         """A stable description (stored on the study, so workers with another space are refused)."""

@@ -144,10 +144,21 @@ def open_storage(url: str, retries: int = 5) -> Any:
     raise AssertionError("unreachable")
 
 
-def open_study(name: str, storage: Any, sampler: Any, pruner: Any, fingerprint: dict[str, Any]) -> Any:
+BASELINE_ATTR = "comp_baseline"
+"""User attribute of the trial that runs the configuration a study starts from (see open_study)."""
+
+
+def open_study(name: str, storage: Any, sampler: Any, pruner: Any, fingerprint: dict[str, Any],
+               baseline: dict[str, Any] | None = None) -> Any:
     """Create the study or load it (workers starting at once both end up with the same one), then
     check or record its fingerprint. Raises CompError when the study was made for other data,
-    folds or settings."""
+    folds or settings.
+
+    The worker that records the fingerprint also queues `baseline` (the searched settings' values
+    without the search: competition defaults, `--set` and the space file's fixed values) as the
+    study's first trial, so the best trial is never worse than that configuration on the search's
+    folds and every study shows what the search gained over it (Optuna's `enqueue_trial`; two
+    workers that both queue it leave one, `skip_if_exists`)."""
     import optuna
 
     for attempt in range(5):
@@ -171,6 +182,8 @@ def open_study(name: str, storage: Any, sampler: Any, pruner: Any, fingerprint: 
     if not stored.get("comp_fingerprint"):
         for key, value in fingerprint.items():
             study.set_user_attr(key, value)
+        if baseline:
+            study.enqueue_trial(baseline, user_attrs={BASELINE_ATTR: True}, skip_if_exists=True)
         study.set_user_attr("comp_fingerprint", True)
         stored = study.user_attrs
     check_fingerprint(name, stored, fingerprint)
