@@ -86,9 +86,7 @@ class CoreBudget:
         try:
             yield cores
         finally:
-            with self._changed:
-                self._free += cores
-                self._changed.notify_all()
+            self._release(cores)
 
     def stop(self) -> None:
         """Stop the run: waiting pieces raise Stopped, running ones at their next check."""
@@ -126,6 +124,7 @@ class CoreBudget:
         return got
 
     def _release(self, cores: int) -> None:
+        """Give `cores` back and wake the pieces waiting for cores."""
         with self._changed:
             self._free += cores
             self._changed.notify_all()
@@ -135,8 +134,8 @@ class SpareCores:
     """Extra torch threads on cores nobody else wants, kept only while they make epochs faster.
 
     Torch's CPU ops here give the same bits on one thread or several (the batched trainer's
-    products split over members and rows, never over a sum; `tests/test_core_budget.py` checks it
-    on whole runs), so when the threads change never changes the numbers, only the time. After
+    products split over members and rows, never over a sum; `tests/test_mlp_trainer.py` switches
+    threads every epoch to check it), so when the threads change never changes the numbers, only the time. After
     `ready` is set, `step` (once per epoch) takes the budget's free cores and sets torch's threads
     to `held` plus them. The median of the `WINDOW` epochs after that is compared with the median
     of the `WINDOW` epochs before it; a later window slower than that baseline counts too. When
@@ -165,6 +164,8 @@ class SpareCores:
 
     def step(self) -> None:
         """One epoch ended: time it, and take, keep or drop the spare cores."""
+        if self.tried and not self.extra:
+            return  # given back for good, or nothing was free: nothing left to decide
         now = self.clock()
         last, self._last = self._last, now
         self._seen += 1

@@ -6,6 +6,7 @@ tested and benchmarked on its own.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -271,26 +272,23 @@ def train_families(
         finally:
             others_done.set()
 
-    def train_first() -> dict[str, Any]:
-        if not spare_cores:
-            return {first: train_family(first)}
-        with budget.lend_spare_cores(held, others_done):
-            return {first: train_family(first)}
-
-    if not beside:
-        others_done.set()
-        with budget.take(family.cores([], config)) as held:
-            return train_first()
+    background = None
     with ThreadPoolExecutor(1, thread_name_prefix="comp-families") as pool:
         try:
             # Held for all its pieces (folds, then refit), so a fold beside it never takes its core
             # between them; a batched family's thread count does not depend on its members.
             with budget.take(family.cores([], config)) as held:
-                background = pool.submit(train_beside)
-                done = train_first()
-            done.update(background.result())
+                if beside:
+                    background = pool.submit(train_beside)
+                else:
+                    others_done.set()
+                lent = budget.lend_spare_cores(held, others_done) if spare_cores else contextlib.nullcontext()
+                with lent:
+                    done = {first: train_family(first)}
+            if background is not None:
+                done.update(background.result())
         except Stopped:
-            failure = background.exception()
+            failure = background.exception() if background is not None else None
             if failure is None:
                 raise
             raise failure from None

@@ -16,52 +16,46 @@ from competition.models.base import FamilyResult, FoldMatrices
 from competition.models.mlp import Member, MLPConfig, predict_members, train_members
 
 
-def stack_folds(train: list[np.ndarray], device: str = "cpu", test: list[np.ndarray] | None = None) -> torch.Tensor:
+def stack_folds(train: list[np.ndarray], device: str = "cpu", test: list[np.ndarray] | None = None,
+                views: bool = False) -> torch.Tensor:
     """(F, N, D_max) float32 from per-fold matrices: training rows, then test rows if given.
 
     Folds may have different widths (one-hot levels seen per fold); missing columns are zero,
     which the first layer simply ignores. Blocks are copied straight into the tensor, so no
-    stacked intermediate copy of the data is ever made."""
+    stacked intermediate copy of the data is ever made, and the block is filled fold by fold
+    (only the padding is zeroed), so its memory is touched as it fills. With `views` on the CPU,
+    each entry of `train` and `test` is replaced by its (strided) view of the block as soon as
+    that fold is copied, so the caller's separate arrays can be freed before the next fold's part
+    is touched: never two copies of the data at once."""
     parts = [train] if test is None else [train, test]
     folds = len(train)
     width = max(m.shape[1] for block in parts for m in block)
     rows = sum(block[0].shape[0] for block in parts)
-    out = torch.zeros((folds, rows, width), dtype=torch.float32, device=device)
+    out = torch.empty((folds, rows, width), dtype=torch.float32, device=device)
+    views = views and out.device.type == "cpu"
     for f in range(folds):
         start = 0
         for block in parts:
             m = block[f]
-            out[f, start : start + m.shape[0], : m.shape[1]] = torch.from_numpy(np.asarray(m, dtype=np.float32)).to(
-                device
-            )
-            start += m.shape[0]
+            stop, used = start + m.shape[0], m.shape[1]
+            out[f, start:stop, :used] = torch.from_numpy(np.asarray(m, dtype=np.float32)).to(device)
+            out[f, start:stop, used:] = 0.0
+            if views:
+                block[f] = out[f, start:stop, :used].numpy()
+            start = stop
     return out
 
 
 def stack_matrices(mats: FoldMatrices, device: str = "cpu") -> torch.Tensor:
     """`stack_folds` of every fold's training then test rows, holding the data once on the CPU.
 
-    On the CPU the matrices in `mats` are re-pointed at (strided) views of the stacked block, fold
-    by fold as it is filled, so each fold's separate arrays can be freed before the next fold's
-    part of the block is touched, and later families read the same memory: one copy of the fold
-    matrices instead of two, and no moment holding both (on full-size California, 6 matrices of
-    79,065 rows x 466 float32 columns, 0.9 GB: zero-filling the whole block first had peak memory
-    jump by that much for a moment). The values are unchanged; the trainer only reads the block.
-    On CUDA the block lives on the device and `mats` is left alone."""
-    if torch.device(device).type != "cpu":
-        return stack_folds(mats.train, device, mats.test)
-    n_train = mats.train[0].shape[0]
-    rows = n_train + mats.test[0].shape[0]
-    width = max(m.shape[1] for m in [*mats.train, *mats.test])
-    x = torch.empty((mats.n_folds, rows, width), dtype=torch.float32)  # pages are touched per fold
-    block = x.numpy()
-    for f in range(mats.n_folds):
-        for part, start, stop in ((mats.train, 0, n_train), (mats.test, n_train, rows)):
-            used = part[f].shape[1]
-            block[f, start:stop, :used] = part[f]
-            block[f, start:stop, used:] = 0.0  # levels this fold never saw: the first layer ignores them
-            part[f] = block[f, start:stop, :used]
-    return x
+    On the CPU the matrices in `mats` are re-pointed at views of the stacked block fold by fold
+    as it fills (`views`), so later families read the same memory: one copy of the fold matrices
+    instead of two, and no moment holding both (on full-size California, 6 matrices of 79,065
+    rows x 466 float32 columns, 0.9 GB: zero-filling the whole block first had peak memory jump
+    by that much for a moment). The values are unchanged; the trainer only reads the block. On
+    CUDA the block lives on the device and `mats` is left alone."""
+    return stack_folds(mats.train, device, mats.test, views=True)
 
 
 def steps_per_epoch(members: list[Member], batch_size: int) -> int:
