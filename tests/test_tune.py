@@ -52,6 +52,25 @@ def test_the_baseline_is_the_configs_values_the_space_can_draw() -> None:
     assert set(baseline) == set(space.keys()) - {"mlp.hidden"}
 
 
+def test_every_competitions_mlp_defaults_are_inside_its_mlp_space(tmp_path: Path) -> None:
+    """So trial 0 of an MLP study is the competition's own default configuration, not a sampled
+    neighbour of it; a space file still overrides the competition's ranges."""
+    from competition.competitions import all_specs
+    from competition.config import build_config
+
+    for name, spec in all_specs().items():
+        space = load_space("mlp", None, spec.search_ranges)
+        config = build_config(spec.config_defaults)
+        assert set(space.baseline(config)) == set(space.keys()), name
+    ca = get_spec("california-house-prices")
+    params = {p.key: p for p in load_space("mlp", None, ca.search_ranges).params}
+    assert params["mlp.batch_size"].choices == (256, 512, 1024)
+    assert (params["mlp.patience"].low, params["mlp.patience"].high) == (4, 20)
+    path = _space(tmp_path, "[mlp]\nbatch_size = { choices = [128] }\n")
+    params = {p.key: p for p in load_space("mlp", path, ca.search_ranges).params}
+    assert params["mlp.batch_size"].choices == (128,) and params["mlp.patience"].high == 20
+
+
 def test_space_file_overrides_and_pins(tmp_path: Path) -> None:
     path = _space(tmp_path, "[mlp]\nlr = { low = 1e-4, high = 1e-3, log = true }\nhidden = { choices = [32, 64] }\n"
                             "depth = 2\n")

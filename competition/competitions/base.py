@@ -99,6 +99,11 @@ class CompetitionSpec:
     training part when `run.drop_outliers` is on. Never applied to validation or test rows."""
     config_defaults: dict[str, Any] = field(default_factory=dict)
     """Per-competition defaults for config keys (e.g. {"mlp.batch_size": 512}), tuned by CV."""
+    search_ranges: dict[str, Any] = field(default_factory=dict)
+    """Per-competition search ranges for `comp tune`, in a space file's form (e.g.
+    {"mlp.batch_size": {"choices": [256, 512, 1024]}}): they replace the family's default range so
+    that the ranges fit the data's size and hold the competition's own defaults. A space file
+    still overrides them."""
 
     @property
     def feature_columns(self) -> list[str]:

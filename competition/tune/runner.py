@@ -277,7 +277,7 @@ def _run_tune(opts: TuneOptions, workspace: Workspace, spec: Any, view: LiveView
     name = opts.study_name or f"{spec.name}-{opts.family}"
     check_study_name(name)  # before any data is read or any study or run exists
     view = view or LiveView(enabled=False)
-    space = load_space(opts.family, opts.space_file)
+    space = load_space(opts.family, opts.space_file, spec.search_ranges)
     layers = base_layers(spec, opts, space)
     plain = build_config(*layers)
     if len(plain.run.families) != 1:

@@ -187,8 +187,10 @@ def _parse_entry(key: str, value: Any, default: Any, where: str) -> Param | Any:
     return Param(key, float(low), float(high), log=log)
 
 
-def load_space(family: str, path: Path | None) -> SearchSpace:
-    """The family's default space, overridden setting by setting from the TOML file at `path`.
+def load_space(family: str, path: Path | None, ranges: Mapping[str, Any] | None = None) -> SearchSpace:
+    """The family's default space, overridden setting by setting first by the competition's
+    `ranges` (`CompetitionSpec.search_ranges`; only settings the family searches), then from the
+    TOML file at `path`.
 
     Raises CompError for an unknown family, an unknown setting (named), an empty range or a bound
     the setting refuses."""
@@ -196,8 +198,13 @@ def load_space(family: str, path: Path | None) -> SearchSpace:
         raise CompError(f"Unknown model {family!r} for tune. Choose from: {', '.join(DEFAULT_SPACES)}.")
     params = {p.key: p for p in DEFAULT_SPACES[family]}
     fixed: dict[str, Any] = {}
+    known = RunConfig().flat()
+    for key, value in (ranges or {}).items():
+        if key in params:
+            entry = _parse_entry(key, value, known[key], "the competition's search ranges")
+            if isinstance(entry, Param):
+                params[key] = entry
     if path is not None:
-        known = RunConfig().flat()
         where = str(path)
         for key, value in load_toml(path).items():
             _check_key(key, known, where)
