@@ -69,6 +69,8 @@ def test_every_competitions_mlp_defaults_are_inside_its_mlp_space(tmp_path: Path
     path = _space(tmp_path, "[mlp]\nbatch_size = { choices = [128] }\n")
     params = {p.key: p for p in load_space("mlp", path, ca.search_ranges).params}
     assert params["mlp.batch_size"].choices == (128,) and params["mlp.patience"].high == 20
+    with pytest.raises(CompError, match=r"mlp\.batchsize"):  # a misspelt competition range is named, not skipped
+        load_space("mlp", None, {"mlp.batchsize": {"choices": [512]}})
 
 
 def test_space_file_overrides_and_pins(tmp_path: Path) -> None:

@@ -199,15 +199,15 @@ def load_space(family: str, path: Path | None, ranges: Mapping[str, Any] | None 
     params = {p.key: p for p in DEFAULT_SPACES[family]}
     fixed: dict[str, Any] = {}
     known = RunConfig().flat()
-    for key, value in (ranges or {}).items():
-        if key in params:
-            entry = _parse_entry(key, value, known[key], "the competition's search ranges")
-            if isinstance(entry, Param):
-                params[key] = entry
-    if path is not None:
-        where = str(path)
-        for key, value in load_toml(path).items():
+
+    def override(entries: Mapping[str, Any], where: str, searched_only: bool = False) -> None:
+        """Apply space-file entries: a range or choices replaces the setting's Param, a plain value
+        pins it. `searched_only`: skip settings the family does not search (a competition's ranges
+        cover every family)."""
+        for key, value in entries.items():
             _check_key(key, known, where)
+            if searched_only and key not in params:
+                continue
             entry = _parse_entry(key, value, known[key], where)
             if isinstance(entry, Param):
                 params[key] = entry
@@ -215,6 +215,10 @@ def load_space(family: str, path: Path | None, ranges: Mapping[str, Any] | None 
             else:
                 params.pop(key, None)
                 fixed[key] = entry
+
+    override(ranges or {}, "the competition's search ranges", searched_only=True)
+    if path is not None:
+        override(load_toml(path), str(path))
     if not params:
         raise CompError(f"The search space for {family} is empty: every setting is fixed.")
     return SearchSpace(family, tuple(params.values()), fixed)
