@@ -192,6 +192,38 @@ def test_linear_family_json_coefficients(kind: str, tmp_path: Path) -> None:
     assert out.valid_pred[0].size == 0
 
 
+@pytest.mark.parametrize("kind", ["ridge", "lasso", "elasticnet"])
+def test_linear_fit_holds_one_float64_copy_and_matches_scikit_learns_copying_fit(kind: str) -> None:
+    """The family hands scikit-learn its own float64 rows (copy_X=False, Fortran order for
+    coordinate descent): the coefficients are those of scikit-learn's default fit, which copies,
+    and the fit's peak allocation is one float64 copy of the rows plus small change (a copying
+    fit holds two, plus the float32 gather: over 2x)."""
+    import tracemalloc
+
+    from competition.models.linear_family import make_estimator
+
+    rng = np.random.default_rng(3)
+    n, width = 6000, 130  # width not a multiple of design_matrix's column block
+    x = rng.normal(size=(n, width)).astype(np.float32)
+    y = 12 + x[:, :6] @ rng.normal(size=6) * 0.1 + 0.05 * rng.normal(size=n)
+    rows = np.flatnonzero(np.arange(n) % 4 != 0)
+    member = Member(fold=0, seed=1, train_idx=rows, valid_idx=np.flatnonzero(np.arange(n) % 4 == 0))
+    mats = FoldMatrices(train=[x], test=[x[:10]], names=[[f"c{j}" for j in range(width)]])
+    cfg = build_config({})
+    family = get_family(kind)
+    family.fit(FoldMatrices(train=[x[:50]], test=[x[:5]], names=mats.names), y[:50],
+               [Member(fold=0, seed=1, train_idx=np.arange(40), valid_idx=np.arange(40, 50))], cfg, "cpu")  # imports
+    tracemalloc.start()
+    result = family.fit(mats, y, [member], cfg, "cpu")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    one_copy = len(rows) * width * 8
+    assert peak < 1.3 * one_copy, (peak, one_copy)
+    plain = make_estimator(kind, cfg.linear).set_params(copy_X=True).fit(x[rows].astype(np.float64), y[rows])
+    np.testing.assert_array_equal(result.extra["coef"][0], plain.coef_)
+    assert result.extra["intercept"][0] == float(plain.intercept_)
+
+
 def test_unknown_linear_kind_is_refused() -> None:
     from competition.errors import CompError
     from competition.models.linear_family import LinearFamily
