@@ -52,16 +52,19 @@ def test_the_baseline_is_the_configs_values_the_space_can_draw() -> None:
     assert set(baseline) == set(space.keys()) - {"mlp.hidden"}
 
 
-def test_every_competitions_mlp_defaults_are_inside_its_mlp_space(tmp_path: Path) -> None:
-    """So trial 0 of an MLP study is the competition's own default configuration, not a sampled
-    neighbour of it; a space file still overrides the competition's ranges."""
+def test_every_competitions_defaults_are_trial_0_of_every_familys_space(tmp_path: Path) -> None:
+    """So trial 0 of any study is the competition's own default configuration, not a sampled
+    neighbour of it (LightGBM's lambda_l1 default 0 through its `zero` option); a space file still
+    overrides the competition's ranges."""
     from competition.competitions import all_specs
     from competition.config import build_config
 
     for name, spec in all_specs().items():
-        space = load_space("mlp", None, spec.search_ranges)
         config = build_config(spec.config_defaults)
-        assert set(space.baseline(config)) == set(space.keys()), name
+        for family in DEFAULT_SPACES:
+            space = load_space(family, None, spec.search_ranges)
+            expected = {k: v for k, v in config.flat().items() if k in space.keys()}
+            assert space.settings(space.baseline(config)) == expected, (name, family)
     ca = get_spec("california-house-prices")
     params = {p.key: p for p in load_space("mlp", None, ca.search_ranges).params}
     assert params["mlp.batch_size"].choices == (256, 512, 1024)
@@ -71,6 +74,48 @@ def test_every_competitions_mlp_defaults_are_inside_its_mlp_space(tmp_path: Path
     assert params["mlp.batch_size"].choices == (128,) and params["mlp.patience"].high == 20
     with pytest.raises(CompError, match=r"mlp\.batchsize"):  # a misspelt competition range is named, not skipped
         load_space("mlp", None, {"mlp.batchsize": {"choices": [512]}})
+
+
+def test_a_zero_range_draws_exactly_zero_or_its_log_range_and_round_trips() -> None:
+    """LightGBM's lambda_l1: a yes/no Optuna parameter `lightgbm.lambda_l1=0`, then the log range
+    only when no (conditional); enqueued values and TPE's draws map back to the setting."""
+    import optuna
+
+    from competition.config import build_config
+
+    param = {p.key: p for p in load_space("lightgbm", None).params}["lightgbm.lambda_l1"]
+    assert param.zero and param.contains(0.0) and param.contains(0.5) and not param.contains(20.0)
+    assert param.describe() == "lightgbm.lambda_l1 in 0 or [0.0001, 10.0] log"
+    assert param.drawn(0.0) == {"lightgbm.lambda_l1=0": True}
+    assert param.drawn(0.5) == {"lightgbm.lambda_l1=0": False, "lightgbm.lambda_l1": 0.5}
+    space = load_space("lightgbm", None)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=5))
+    study.enqueue_trial(space.baseline(build_config({})))
+    study.enqueue_trial(space.baseline(build_config({"lightgbm.lambda_l1": 0.3})))
+    drawn = []
+    for _ in range(30):
+        trial = study.ask()
+        settings = space.draw(trial)
+        assert space.settings(trial.params) == settings
+        assert ("lightgbm.lambda_l1" in trial.params) == (settings["lightgbm.lambda_l1"] != 0.0)
+        drawn.append(settings["lightgbm.lambda_l1"])
+        study.tell(trial, settings["lightgbm.num_leaves"] + settings["lightgbm.lambda_l1"])
+    assert drawn[:2] == [0.0, 0.3]  # the enqueued trials, exactly
+    assert 0.0 in drawn[2:] and any(1e-4 <= v <= 10 for v in drawn[2:])
+
+
+def test_space_file_zero_option(tmp_path: Path) -> None:
+    path = _space(tmp_path, "[mlp]\nweight_decay = { low = 1e-3, high = 1.0, log = true, zero = true }\n")
+    param = {p.key: p for p in load_space("mlp", path).params}["mlp.weight_decay"]
+    assert param.zero and (param.low, param.high) == (1e-3, 1.0)
+    for text, message in [
+        ("[mlp]\nweight_decay = { low = 1e-3, high = 1.0, zero = true }\n", r"zero is for log-scaled ranges"),
+        ("[mlp]\npatience = { low = 5, high = 20, log = true, zero = true }\n", r"zero is for float ranges only"),
+        ("[mlp]\nweight_decay = { low = 1e-3, high = 1.0, log = true, zero = 1 }\n", r"zero must be true or false"),
+        ("[mlp]\nlr = { low = 1e-4, high = 1e-2, log = true, zero = true }\n", r"mlp\.lr"),  # lr 0 is refused
+    ]:
+        with pytest.raises(CompError, match=message):
+            load_space("mlp", _space(tmp_path, text))
 
 
 def test_space_file_overrides_and_pins(tmp_path: Path) -> None:

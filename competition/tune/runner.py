@@ -345,7 +345,7 @@ def _run_tune(opts: TuneOptions, workspace: Workspace, spec: Any, view: LiveView
         raise
     view.status("search done: finishing (best config, bundle, re-scores)")
     with logger.closing(study_run):
-        _finish(study, ctx, opts, layers, workspace, spec, data, logger, study_run, uri, outcome, view)
+        _finish(study, ctx, space, opts, layers, workspace, spec, data, logger, study_run, uri, outcome, view)
     return outcome
 
 
@@ -370,10 +370,11 @@ def _ask_population(study: Any, space: SearchSpace, layers: list[dict[str, Any]]
                 trial.set_user_attr("surplus", True)
                 study.tell(trial, state=TrialState.FAIL)
                 break
-            params = {p.key: p.suggest(trial) for p in space.params}
+            params = space.draw(trial)
             asked[-1] = (trial, params, trial_config(layers, params, device))
             if i == 0 and space.family == "mlp":
-                fixed = {p.key: params[p.key] for p in space.population_params()}
+                shared = {name for p in space.population_params() for name in p.names()}
+                fixed = {name: value for name, value in trial.params.items() if name in shared}
                 study.sampler = optuna.samplers.PartialFixedSampler(fixed, base_sampler)
     finally:
         study.sampler = base_sampler
@@ -463,9 +464,9 @@ def _best(study: Any) -> tuple[int, float] | None:
     return best.number, float(best.value)
 
 
-def _finish(study: Any, ctx: TuneContext, opts: TuneOptions, layers: list[dict[str, Any]], workspace: Workspace,
-            spec: Any, data: CompetitionData, logger: Any, study_run: str, uri: str, outcome: TuneOutcome,
-            view: LiveView) -> None:
+def _finish(study: Any, ctx: TuneContext, space: SearchSpace, opts: TuneOptions, layers: list[dict[str, Any]],
+            workspace: Workspace, spec: Any, data: CompetitionData, logger: Any, study_run: str, uri: str,
+            outcome: TuneOutcome, view: LiveView) -> None:
     from optuna.trial import TrialState
 
     counts = study_counts(study)
@@ -479,13 +480,14 @@ def _finish(study: Any, ctx: TuneContext, opts: TuneOptions, layers: list[dict[s
         logger.metrics(study_run, metrics)
         return
     best = study.best_trial
-    outcome.best_trial, outcome.best_score, outcome.best_params = best.number, float(best.value), dict(best.params)
+    best_settings = space.settings(best.params)
+    outcome.best_trial, outcome.best_score, outcome.best_params = best.number, float(best.value), best_settings
     baseline = next((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                      if t.user_attrs.get(BASELINE_ATTR)), None)
     if baseline is not None:
         outcome.default_trial, outcome.default_score = baseline.number, float(baseline.value)
         metrics["default_oof_log_rmse"] = float(baseline.value)
-    config = trial_config(layers, dict(best.params), ctx.device)
+    config = trial_config(layers, best_settings, ctx.device)
     folder = workspace.root / "studies" / outcome.study_name
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"best-trial-{best.number}.toml"
@@ -495,7 +497,7 @@ def _finish(study: Any, ctx: TuneContext, opts: TuneOptions, layers: list[dict[s
     outcome.best_config = path
     metrics["best_oof_log_rmse"] = float(best.value)
     # Tags, not params: a continued study may find a new best, and MLflow params cannot change.
-    logger.tags(study_run, {f"best.{k}": repr(v) for k, v in best.params.items()}
+    logger.tags(study_run, {f"best.{k}": repr(v) for k, v in best_settings.items()}
                 | {"best_trial": str(best.number), "best_config": str(path)})
 
     if opts.keep_best:

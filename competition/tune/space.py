@@ -5,6 +5,7 @@ a TOML space file overrides them per setting and is checked like a settings file
 
     [mlp]
     lr = { low = 1e-4, high = 3e-3, log = true }   # a range (int or float, as the setting)
+    weight_decay = { low = 1e-2, high = 10, log = true, zero = true }  # ... or exactly 0
     hidden = { choices = [128, 256, 512] }          # a list of choices
     depth = 2                                       # a plain value: fixed, not searched
 
@@ -29,13 +30,28 @@ MEMBER_PARAMS = ("mlp.lr", "mlp.weight_decay", "mlp.dropout", "mlp.patience")
 
 @dataclass(frozen=True)
 class Param:
-    """One searched setting: a float/int range (optionally log-scaled) or a list of choices."""
+    """One searched setting: a float/int range (optionally log-scaled) or a list of choices.
+
+    `zero`: a log-scaled float range that may also be exactly 0 (a penalty that can be off, as
+    LightGBM's `lambda_l1` is by default). Optuna then draws a yes/no parameter named
+    `<key>=0` first, and the range only when that is no (a conditional parameter, which TPE
+    models as such)."""
 
     key: str
     low: float | int | None = None
     high: float | int | None = None
     log: bool = False
     choices: tuple[Any, ...] | None = None
+    zero: bool = False
+
+    @property
+    def zero_key(self) -> str:
+        """The Optuna parameter that says the setting is 0 (only for `zero` ranges)."""
+        return f"{self.key}=0"
+
+    def names(self) -> tuple[str, ...]:
+        """The Optuna parameters this setting is drawn as."""
+        return (self.zero_key, self.key) if self.zero else (self.key,)
 
     def suggest(self, trial: Any) -> Any:
         """Draw this setting for an Optuna trial (the Optuna parameter is named by the setting)."""
@@ -43,7 +59,21 @@ class Param:
             return trial.suggest_categorical(self.key, list(self.choices))
         if isinstance(self.low, int) and isinstance(self.high, int):
             return trial.suggest_int(self.key, self.low, self.high, log=self.log)
+        if self.zero and trial.suggest_categorical(self.zero_key, [False, True]):
+            return 0.0
         return trial.suggest_float(self.key, float(self.low), float(self.high), log=self.log)  # type: ignore[arg-type]
+
+    def value(self, drawn: Mapping[str, Any]) -> Any:
+        """The setting's value from a trial's Optuna parameters (`trial.params`)."""
+        if self.zero and drawn.get(self.zero_key):
+            return 0.0
+        return drawn[self.key]
+
+    def drawn(self, value: Any) -> dict[str, Any]:
+        """The Optuna parameters that draw `value` (the inverse of `value`; for enqueued trials)."""
+        if self.zero:
+            return {self.zero_key: True} if value == 0 else {self.zero_key: False, self.key: value}
+        return {self.key: value}
 
     def contains(self, value: Any) -> bool:
         """Whether `value` is one this setting can be drawn as (in the choices, or in the range and
@@ -52,12 +82,14 @@ class Param:
             return value in self.choices
         if isinstance(self.low, int) and isinstance(self.high, int) and not isinstance(value, int):
             return False
+        if self.zero and isinstance(value, int | float) and value == 0:
+            return True
         return isinstance(value, int | float) and self.low <= value <= self.high  # type: ignore[operator]
 
     def describe(self) -> str:
         if self.choices is not None:
             return f"{self.key} in {list(self.choices)}"
-        return f"{self.key} in [{self.low}, {self.high}]{' log' if self.log else ''}"
+        return f"{self.key} in {'0 or ' if self.zero else ''}[{self.low}, {self.high}]{' log' if self.log else ''}"
 
 
 @dataclass(frozen=True)
@@ -75,11 +107,24 @@ class SearchSpace:
         """Searched settings a population of MLP trials must share (all but the per-member ones)."""
         return tuple(p for p in self.params if p.key not in MEMBER_PARAMS)
 
+    def draw(self, trial: Any) -> dict[str, Any]:
+        """Every searched setting's value for an Optuna trial (setting key -> value)."""
+        return {p.key: p.suggest(trial) for p in self.params}
+
+    def settings(self, drawn: Mapping[str, Any]) -> dict[str, Any]:
+        """Setting key -> value from a finished trial's Optuna parameters (`trial.params`)."""
+        return {p.key: p.value(drawn) for p in self.params}
+
     def baseline(self, config: RunConfig) -> dict[str, Any]:
-        """The searched settings' values in `config` (the configuration the study starts from),
-        for those the space can draw; a value outside its range is left for the sampler."""
+        """The Optuna parameters that draw `config`'s values of the searched settings (the
+        configuration the study starts from, for `enqueue_trial`), for those the space can draw;
+        a value outside its range is left for the sampler."""
         values = config.flat()
-        return {p.key: values[p.key] for p in self.params if p.contains(values[p.key])}
+        drawn: dict[str, Any] = {}
+        for p in self.params:
+            if p.contains(values[p.key]):
+                drawn |= p.drawn(values[p.key])
+        return drawn
 
     def signature(self) -> dict[str, str]:
         """A stable description (stored on the study, so workers with another space are refused)."""
@@ -113,7 +158,7 @@ DEFAULT_SPACES: dict[str, tuple[Param, ...]] = {
         Param("lightgbm.min_data_in_leaf", 3, 60, log=True),
         Param("lightgbm.feature_fraction", 0.1, 0.9),
         Param("lightgbm.bagging_fraction", 0.5, 1.0),
-        Param("lightgbm.lambda_l1", 1e-4, 10.0, log=True),
+        Param("lightgbm.lambda_l1", 1e-4, 10.0, log=True, zero=True),  # comp's default is 0
         Param("lightgbm.lambda_l2", 1e-3, 30.0, log=True),
     ),
     **_LINEAR_SPACES,
@@ -151,10 +196,10 @@ def _parse_entry(key: str, value: Any, default: Any, where: str) -> Param | Any:
     if not isinstance(value, dict):
         _check_value(key, value, where)
         return value
-    allowed = {"low", "high", "log", "choices"}
+    allowed = {"low", "high", "log", "zero", "choices"}
     extra = sorted(set(value) - allowed)
     if extra:
-        raise CompError(f"{where}: {key} has unknown field(s) {', '.join(extra)}; use low/high/log or choices.")
+        raise CompError(f"{where}: {key} has unknown field(s) {', '.join(extra)}; use low/high/log/zero or choices.")
     if "choices" in value:
         if set(value) - {"choices"}:
             raise CompError(f"{where}: {key} gives both choices and a range; use one of them.")
@@ -166,9 +211,10 @@ def _parse_entry(key: str, value: Any, default: Any, where: str) -> Param | Any:
         return Param(key, choices=tuple(choices))
     if "low" not in value or "high" not in value:
         raise CompError(f"{where}: {key} needs both low and high (or a list of choices).")
-    low, high, log = value["low"], value["high"], value.get("log", False)
-    if not isinstance(log, bool):
-        raise CompError(f"{where}: {key}.log must be true or false; got {log!r}.")
+    low, high, log, zero = value["low"], value["high"], value.get("log", False), value.get("zero", False)
+    for field_name, flag in (("log", log), ("zero", zero)):
+        if not isinstance(flag, bool):
+            raise CompError(f"{where}: {key}.{field_name} must be true or false; got {flag!r}.")
     is_int = isinstance(default, int) and not isinstance(default, bool)
     for bound in (low, high):
         if isinstance(bound, bool) or not isinstance(bound, int | float):
@@ -181,10 +227,16 @@ def _parse_entry(key: str, value: Any, default: Any, where: str) -> Param | Any:
     if log and low <= 0:
         raise CompError(f"{where}: {key} is log-scaled, so low must be above 0; got {low}.")
     if is_int:
+        if zero:
+            raise CompError(f"{where}: {key}.zero is for float ranges only; put 0 inside the range instead.")
         return Param(key, int(low), int(high), log=log)
     if not isinstance(default, float):
         raise CompError(f"{where}: {key} is not a number setting; give a list of choices instead.")
-    return Param(key, float(low), float(high), log=log)
+    if zero:
+        _check_value(key, 0.0, where)
+        if not log:
+            raise CompError(f"{where}: {key}.zero is for log-scaled ranges; a linear range can start at 0.")
+    return Param(key, float(low), float(high), log=log, zero=zero)
 
 
 def load_space(family: str, path: Path | None, ranges: Mapping[str, Any] | None = None) -> SearchSpace:

@@ -154,11 +154,12 @@ def open_study(name: str, storage: Any, sampler: Any, pruner: Any, fingerprint: 
     check or record its fingerprint. Raises CompError when the study was made for other data,
     folds or settings.
 
-    The worker that records the fingerprint also queues `baseline` (the searched settings' values
-    without the search: competition defaults, `--set` and the space file's fixed values) as the
-    study's first trial, so the best trial is never worse than that configuration on the search's
-    folds and every study shows what the search gained over it (Optuna's `enqueue_trial`; two
-    workers that both queue it leave one, `skip_if_exists`)."""
+    The worker that records the fingerprint also queues `baseline` (the Optuna parameters that
+    draw the searched settings' values without the search, `SearchSpace.baseline`: competition
+    defaults, `--set` and the space file's fixed values) as the study's first trial, so the best
+    trial is never worse than that configuration on the search's folds and every study shows what
+    the search gained over it (Optuna's `enqueue_trial`; two workers that both queue it leave
+    one, `skip_if_exists`)."""
     import optuna
 
     for attempt in range(5):
