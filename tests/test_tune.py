@@ -63,7 +63,8 @@ def test_every_competitions_defaults_are_trial_0_of_every_familys_space(tmp_path
         config = build_config(spec.config_defaults)
         for family in DEFAULT_SPACES:
             space = load_space(family, None, spec.search_ranges)
-            expected = {k: v for k, v in config.flat().items() if k in space.keys()}
+            searched = set(space.keys())
+            expected = {k: v for k, v in config.flat().items() if k in searched}
             assert space.settings(space.baseline(config)) == expected, (name, family)
     ca = get_spec("california-house-prices")
     params = {p.key: p for p in load_space("mlp", None, ca.search_ranges).params}
