@@ -20,7 +20,7 @@ from rich.table import Table
 from competition.competitions import all_specs, get_spec
 from competition.config import RunConfig, build_config, load_toml, parse_sets
 from competition.errors import CompError
-from competition.heap import limit_malloc_arenas, skip_collection_at_exit
+from competition.heap import skip_collection_at_exit
 from competition.paths import Workspace
 
 # MLflow's INFO lines ("Creating initial MLflow database tables...") and the progress bar it draws
@@ -29,7 +29,6 @@ from competition.paths import Workspace
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 skip_collection_at_exit()  # see competition.heap: about 1.5 s at the end of `comp train`
-limit_malloc_arenas()  # see competition.heap: 0.15-0.2 GB of California's peak
 
 app = typer.Typer(
     help="comp: a Kaggle-style toolkit for tabular regression competitions.",
