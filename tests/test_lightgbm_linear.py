@@ -90,6 +90,37 @@ def test_lightgbm_family_early_stops_seeds_and_refits(tmp_path: Path) -> None:
     assert out.best_iteration.tolist() == [36] and len(out.history[0]["train"]) == 37 and not out.history[0]["valid"]
 
 
+def test_fold_categoricals_gathers_rows_and_codes_without_copying_the_rows_first() -> None:
+    """Codes and remaining columns equal the plain recipe (gather the rows, drop the one-hot
+    columns, argmax each block), and the peak allocation is about the result's own size."""
+    import tracemalloc
+
+    from competition.models.lightgbm_family import fold_categoricals
+
+    rng = np.random.default_rng(5)
+    n, width = 4000, 600  # 600 - 9 remaining columns: not a multiple of the 64-column block
+    x = rng.normal(size=(n, width)).astype(np.float32)
+    groups = [[10, 11, 12], [590, 591, 592, 593, 594, 595]]
+    for cols in groups:
+        x[:, cols] = np.eye(len(cols), dtype=np.float32)[rng.integers(0, len(cols), n)]
+    rows = np.sort(rng.choice(n, 3000, replace=False))
+
+    def plain(block: np.ndarray) -> np.ndarray:
+        rest = np.delete(block, [j for cols in groups for j in cols], axis=1)
+        codes = [np.argmax(block[:, cols], axis=1).astype(np.float32) for cols in groups]
+        return np.column_stack([rest, *codes])
+
+    np.testing.assert_array_equal(fold_categoricals(x, groups, rows), plain(x[rows]))
+    np.testing.assert_array_equal(fold_categoricals(x, groups), plain(x))
+    np.testing.assert_array_equal(fold_categoricals(x, [], rows), x[rows])
+    assert fold_categoricals(x, []) is x
+    tracemalloc.start()
+    out = fold_categoricals(x, groups, rows)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert out.dtype == np.float32 and peak < 1.3 * out.nbytes, (peak, out.nbytes)
+
+
 def test_lightgbm_one_hot_inputs_without_native_categoricals() -> None:
     mats, y, members = toy_problem()
     result = get_family("lightgbm").fit(
