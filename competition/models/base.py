@@ -18,6 +18,16 @@ if TYPE_CHECKING:  # torch-free at import time: the CLI and the config checks im
     from competition.models.mlp import Member
 
 
+def gather(x: np.ndarray, rows: np.ndarray | None, cols: np.ndarray, out: np.ndarray, block: int = 64) -> np.ndarray:
+    """Fill `out` (len(rows) x len(cols); rows None: every row) with `x[rows][:, cols]` converted
+    to `out`'s dtype, `block` columns at a time, so no copy of the chosen rows in `x`'s dtype
+    exists beside it (one block of them at most). Returns `out`."""
+    for start in range(0, len(cols), block):
+        part = cols[start:start + block]
+        out[:, start:start + len(part)] = x[:, part] if rows is None else x[np.ix_(rows, part)]
+    return out
+
+
 @dataclass
 class FoldMatrices:
     """Feature matrices of each fold's pipeline: every training row (frame order) and every test row."""
