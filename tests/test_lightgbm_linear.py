@@ -90,6 +90,18 @@ def test_lightgbm_family_early_stops_seeds_and_refits(tmp_path: Path) -> None:
     assert out.best_iteration.tolist() == [36] and len(out.history[0]["train"]) == 37 and not out.history[0]["valid"]
 
 
+def test_take_reads_runs_of_columns_as_slices_and_other_columns_by_index() -> None:
+    from competition.models.base import take
+
+    x = np.arange(60, dtype=np.float32).reshape(10, 6)
+    rows = np.array([7, 2, 5])
+    for cols in ([1, 2, 3], [4], [0, 2, 5], [3, 2], [0, 1, 2, 3, 4, 5]):
+        cols = np.array(cols)
+        np.testing.assert_array_equal(take(x, rows, cols), x[rows][:, cols])
+        np.testing.assert_array_equal(take(x, None, cols), x[:, cols])
+    assert take(x, None, np.array([1, 2, 3])).base is not None  # a run of columns of every row: a view
+
+
 def test_fold_categoricals_gathers_rows_and_codes_without_copying_the_rows_first() -> None:
     """Codes and remaining columns equal the plain recipe (gather the rows, drop the one-hot
     columns, argmax each block), and the peak allocation is about the result's own size."""

@@ -18,13 +18,23 @@ if TYPE_CHECKING:  # torch-free at import time: the CLI and the config checks im
     from competition.models.mlp import Member
 
 
+def take(x: np.ndarray, rows: np.ndarray | None, cols: np.ndarray) -> np.ndarray:
+    """`x[rows][:, cols]` (rows None: every row) without copying the chosen rows first. A run of
+    consecutive columns is read as a slice: a fancy index on both axes (`np.ix_`) is about 2x
+    slower (measured on 40,000 rows of a California fold matrix, 64 columns at a time)."""
+    if len(cols) and cols[-1] - cols[0] == len(cols) - 1 and np.all(np.diff(cols) == 1):
+        cols = slice(int(cols[0]), int(cols[-1]) + 1)
+        return x[:, cols] if rows is None else x[rows, cols]
+    return x[:, cols] if rows is None else x[np.ix_(rows, cols)]
+
+
 def gather(x: np.ndarray, rows: np.ndarray | None, cols: np.ndarray, out: np.ndarray, block: int = 64) -> np.ndarray:
     """Fill `out` (len(rows) x len(cols); rows None: every row) with `x[rows][:, cols]` converted
     to `out`'s dtype, `block` columns at a time, so no copy of the chosen rows in `x`'s dtype
     exists beside it (one block of them at most). Returns `out`."""
     for start in range(0, len(cols), block):
         part = cols[start:start + block]
-        out[:, start:start + len(part)] = x[:, part] if rows is None else x[np.ix_(rows, part)]
+        out[:, start:start + len(part)] = take(x, rows, part)
     return out
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from competition.devices import cpu_cores
-from competition.models.base import FamilyResult, FoldMatrices, gather
+from competition.models.base import FamilyResult, FoldMatrices, gather, take
 from competition.models.mlp import Member
 
 MODEL_META = "lightgbm_meta.json"
@@ -96,7 +96,7 @@ def fold_categoricals(x: np.ndarray, groups: list[list[int]], rows: np.ndarray |
     out = np.empty((x.shape[0] if rows is None else len(rows), len(rest) + len(groups)), dtype=np.float32)
     gather(x, rows, rest, out[:, :len(rest)])
     for i, cols in enumerate(groups):
-        out[:, len(rest) + i] = np.argmax(x[:, cols] if rows is None else x[np.ix_(rows, cols)], axis=1)
+        out[:, len(rest) + i] = np.argmax(take(x, rows, np.asarray(cols)), axis=1)
     return out
 
 
