@@ -23,7 +23,9 @@ def test_frozen_heap_leaves_a_freeze_it_did_not_make_alone() -> None:
         frozen = gc.get_freeze_count()
         with frozen_heap():
             pass
-        assert gc.get_freeze_count() == frozen  # not unfrozen by us
+        # Not unfrozen by us: that would leave 0. Not `== frozen`: frozen objects that another
+        # thread drops meanwhile leave the count (CI once saw 924,115 of 924,117).
+        assert gc.get_freeze_count() > frozen // 2
     finally:
         gc.unfreeze()
 
