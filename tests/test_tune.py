@@ -262,6 +262,46 @@ def test_unreachable_storage_fails_fast_and_clearly(hp_data_dir: Path, workspace
     assert code == 2 and "Study storage folder does not exist" in out
 
 
+def test_an_interrupt_inside_a_storage_write_arrives_when_the_write_ends(tmp_path: Path) -> None:
+    """Ctrl-C delivered in the middle of a storage write (inside SQLAlchemy, as the trial row is
+    inserted) arrives when the storage call returns: the trial is stored whole, the interrupt is
+    not lost, and the clean-up's FAIL is written at once. Cut into the session, it once left
+    SQLite's lock with an abandoned connection, so the clean-up waited 60 s, failed, and left the
+    trial RUNNING (a CI failure of test_ctrl_c_ends_cleanly_and_the_study_continues)."""
+    import signal
+
+    import optuna
+    import sqlalchemy
+    from optuna.trial import TrialState
+
+    from competition.tune.study import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    study = optuna.create_study(study_name="s", storage=storage)
+    fired: list[str] = []
+
+    def interrupt(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if not fired and statement.lstrip().upper().startswith("INSERT INTO TRIALS"):
+            fired.append(statement)
+            signal.raise_signal(signal.SIGINT)  # delivered to this thread now: inside SQLAlchemy
+
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    sqlalchemy.event.listen(storage.engine, "before_cursor_execute", interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            study.ask()
+    finally:
+        sqlalchemy.event.remove(storage.engine, "before_cursor_execute", interrupt)
+        signal.signal(signal.SIGINT, inherited)
+    assert fired
+    [trial] = study.get_trials()
+    assert trial.state == TrialState.RUNNING
+    start = time.monotonic()
+    study.tell(trial.number, state=TrialState.FAIL)
+    assert time.monotonic() - start < 5
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL]
+
+
 def test_bad_space_file_from_the_command_line(hp_data_dir: Path, workspace: Path, tmp_path: Path) -> None:
     path = _space(tmp_path, "[lightgbm]\nnum_leafs = { low = 4, high = 8 }\n")
     code, out = _tune(hp_data_dir, "--model", "lightgbm", "--space", str(path))

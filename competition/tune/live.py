@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -57,6 +58,16 @@ class LiveView:
     def status(self, text: str) -> None:
         self.state = text
         self._refresh(force=True)
+
+    def warn(self, text: str) -> None:
+        """A line that must be seen: printed above the live view (stderr), or a Python warning when
+        the view is off (the Python API)."""
+        if self.quiet:
+            import warnings
+
+            warnings.warn(text, stacklevel=2)
+        else:
+            self.console.print(f"[yellow]{escape(text)}[/]", highlight=False)
 
     def progress(self, done: int, best: tuple[int, float] | None) -> None:
         self.done, self.best = done, best

@@ -33,6 +33,7 @@ from competition.tune.live import LiveView
 from competition.tune.space import SearchSpace, load_space
 from competition.tune.study import (
     BASELINE_ATTR,
+    GRACE_S,
     check_study_name,
     default_storage,
     open_storage,
@@ -446,10 +447,19 @@ def _search(study: Any, ctx: TuneContext, space: SearchSpace, layers: list[dict[
                     beats.remove(trial)
                     view.trial_done(trial.number, out, _best(study))
         except BaseException as exc:
-            for trial, _, _ in asked:  # Ctrl-C, an error or the timeout: no trial of ours stays RUNNING
-                with contextlib.suppress(Exception):
-                    study.tell(trial, state=TrialState.FAIL)
-                beats.remove(trial)
+            # Ctrl-C, an error or the timeout: no trial of ours stays RUNNING. A second Ctrl-C waits
+            # for these few writes; a trial whose write fails stops beating and goes stale instead.
+            unmarked = []
+            with deferred_interrupts():
+                for trial, _, _ in asked:
+                    beats.remove(trial)
+                    try:
+                        study.tell(trial, state=TrialState.FAIL)
+                    except Exception as tell_exc:
+                        unmarked.append(f"#{trial.number} ({type(tell_exc).__name__}: {tell_exc})")
+            if unmarked:
+                view.warn(f"could not mark trial(s) {', '.join(unmarked)} FAIL; without heartbeats they are "
+                            f"failed and retried by the next worker after {GRACE_S} s")
             if isinstance(exc, TimeUp):
                 view.status("time is up (the trials still training end unscored)")
                 return

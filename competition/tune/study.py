@@ -8,6 +8,9 @@ trial of a killed worker be failed and retried instead of staying RUNNING foreve
 for each other instead of failing) and by creating the schema under a file lock (two processes
 creating the tables at once otherwise fail). Any other URL Optuna accepts works the same
 (`postgresql://...` for workers on many machines; a plain `postgresql://` is sent to psycopg 3).
+Every storage call runs to its end before a Ctrl-C or SIGTERM is delivered (`shielded_storage_class`):
+an interrupt inside SQLAlchemy could leave a connection holding SQLite's write lock, and the
+clean-up that marks the interrupted trials FAIL then waited out the busy timeout and failed.
 
 Fingerprint. The study's user attributes record the competition, the family, the data digest,
 the split and its fingerprint, the fixed settings and the search space. A worker whose data,
@@ -17,6 +20,8 @@ folds or settings differ is refused with a message naming what differs.
 from __future__ import annotations
 
 import fcntl
+import functools
+import inspect
 import os
 import time
 import warnings
@@ -25,6 +30,7 @@ from typing import Any
 
 from competition.errors import CompError
 from competition.paths import Workspace
+from competition.signals import deferred_interrupts
 
 HEARTBEAT_S = max(1, int(os.environ.get("COMP_TUNE_HEARTBEAT_S", "5")))
 """Seconds between a running trial's heartbeats (environment COMP_TUNE_HEARTBEAT_S, default 5)."""
@@ -93,14 +99,39 @@ def redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
+@functools.cache
+def shielded_storage_class() -> type:
+    """Optuna's RDBStorage with each of its methods run under `deferred_interrupts`: a Ctrl-C or
+    SIGTERM that arrives during a storage call is delivered when the call returns, so no session
+    is cut in two (a write half done, SQLite's lock kept by a connection the interrupt abandoned).
+    Calls take milliseconds; a long wait (a busy timeout) delays the interrupt by that wait."""
+    from optuna.storages import RDBStorage
+
+    def shield(method: Any) -> Any:
+        @functools.wraps(method)
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with deferred_interrupts():
+                return method(self, *args, **kwargs)
+
+        return call
+
+    methods = {
+        name: shield(value)
+        for name, value in vars(RDBStorage).items()
+        if inspect.isfunction(value) and not name.startswith("__")
+    }
+    return type("ShieldedRDBStorage", (RDBStorage,), {**methods, "__module__": __name__})
+
+
 def open_storage(url: str, retries: int = 5) -> Any:
-    """An Optuna RDBStorage with heartbeats on, for `url`; CompError when it cannot be reached.
+    """An Optuna RDBStorage with heartbeats on, for `url`, whose calls an interrupt does not cut
+    (`shielded_storage_class`); CompError when it cannot be reached.
 
     An unreachable server fails within about CONNECT_TIMEOUT_S seconds. Schema creation is
     retried (workers starting together race on it) and, for SQLite files, done under a file lock."""
     import optuna
     import sqlalchemy.exc
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     url = _normalize_url(url)
     with warnings.catch_warnings():  # heartbeats and their retry callback are marked experimental
@@ -123,7 +154,7 @@ def open_storage(url: str, retries: int = 5) -> Any:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             for attempt in range(retries):
                 try:
-                    return RDBStorage(url, **kwargs)
+                    return shielded_storage_class()(url, **kwargs)
                 except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
                     if attempt == retries - 1:
                         raise
