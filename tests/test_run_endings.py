@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -163,5 +164,34 @@ def test_an_interrupt_inside_a_deferred_block_arrives_when_the_block_ends() -> N
             steps.append("again")
         assert steps == ["block finished", "again"]
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def test_an_interrupt_swallowed_by_a_destructor_is_sent_again() -> None:
+    """Python drops an exception raised in `__del__` or a weakref callback ("Exception ignored
+    in ..."); inside `interrupts_as_keyboard` a Ctrl-C or SIGTERM that lands there arrives again in
+    ordinary code instead of being lost (a fuzz of interrupted `comp train` runs lost 1 in 30)."""
+    from competition.signals import Terminated, interrupts_as_keyboard
+
+    class InterruptedWhileCollected:
+        def __init__(self, signum: int) -> None:
+            self.signum = signum
+
+        def __del__(self) -> None:
+            signal.raise_signal(self.signum)  # the handler runs here, inside the destructor
+
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    hook = sys.unraisablehook
+    try:
+        for signum, raised in ((signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)):
+            steps: list[str] = []
+            with interrupts_as_keyboard(), pytest.raises(raised):
+                InterruptedWhileCollected(signum)  # collected at once: its destructor swallows the interrupt
+                steps.append("destructor done")
+                time.sleep(5)  # the interrupt, sent again, ends this sleep
+                steps.append("not interrupted")
+            assert steps == ["destructor done"]
+        assert sys.unraisablehook is hook
     finally:
         signal.signal(signal.SIGINT, inherited)
