@@ -262,6 +262,7 @@ def test_unreachable_storage_fails_fast_and_clearly(hp_data_dir: Path, workspace
     assert code == 2 and "Study storage folder does not exist" in out
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_an_interrupt_inside_a_storage_write_arrives_when_the_write_ends(tmp_path: Path) -> None:
     """Ctrl-C delivered in the middle of a storage write (inside SQLAlchemy, as the trial row is
     inserted) arrives when the storage call returns: the trial is stored whole, the interrupt is
