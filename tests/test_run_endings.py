@@ -195,3 +195,27 @@ def test_an_interrupt_swallowed_by_a_destructor_is_sent_again() -> None:
         assert sys.unraisablehook is hook
     finally:
         signal.signal(signal.SIGINT, inherited)
+
+
+def test_an_interrupt_before_a_command_runs_exits_quietly_with_its_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The `comp` script's entry point (pyproject) ends a Ctrl-C or SIGTERM that arrives while the
+    command line is imported or its commands are built with 130/143 and one line, no traceback."""
+    import tomllib
+
+    import competition.cli
+    from competition.__main__ import main
+    from competition.signals import Terminated
+
+    scripts = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["comp"] == "competition.__main__:main"
+    for exc, code, name in ((KeyboardInterrupt(), 130, "SIGINT"), (Terminated(signal.SIGTERM), 143, "SIGTERM")):
+        def interrupted(exc: BaseException = exc) -> None:
+            raise exc
+
+        monkeypatch.setattr(competition.cli, "app", interrupted)
+        with pytest.raises(SystemExit) as ended:
+            main()
+        assert ended.value.code == code
+        assert capsys.readouterr().err == f"comp: interrupted ({name}).\n"
