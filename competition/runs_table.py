@@ -17,7 +17,22 @@ from competition.paths import Workspace
 from competition.runids import PARTIAL
 from competition.tracking import client, resolve_tracking_uri
 
-KEY_PARAMS = ("run.split", "run.folds", "run.seeds", "mlp.hidden", "mlp.depth", "mlp.dropout", "mlp.weight_decay")
+RUN_KEY_PARAMS = ("run.split", "run.folds", "run.seeds")
+FAMILY_KEY_PARAMS = {
+    "mlp": ("mlp.hidden", "mlp.depth", "mlp.dropout", "mlp.weight_decay"),
+    "lightgbm": ("lightgbm.num_leaves", "lightgbm.learning_rate"),
+    "ridge": ("linear.ridge_alpha",),
+    "lasso": ("linear.lasso_alpha",),
+    "elasticnet": ("linear.elasticnet_alpha", "linear.l1_ratio"),
+}
+"""The settings shown for a run in `comp runs`: the split, then those of each family it trained
+(a lasso run shows its alpha, not the MLP's width it never used)."""
+
+
+def key_params(model: str | None) -> tuple[str, ...]:
+    """Setting names to show for a run whose `run.model` is `model` (e.g. "mlp,lightgbm,lasso")."""
+    families = [f.strip() for f in (model or "").split(",") if f.strip()]
+    return RUN_KEY_PARAMS + tuple(k for f in families for k in FAMILY_KEY_PARAMS.get(f, ()))
 
 
 def _short(value: str) -> str:
@@ -53,7 +68,7 @@ def list_runs(competition: str, tracking_uri: str | None, workspace: Workspace, 
             "model": t.get("model", p.get("run.model")),
             "members": t.get("members", ""),
             "split": t.get("split"),
-            "params": {k: p[k] for k in KEY_PARAMS if k in p},
+            "params": {k: p[k] for k in key_params(p.get("run.model")) if k in p},
             "cv_mean": m.get("cv_mean_log_rmse"),
             "cv_std": m.get("cv_std_log_rmse"),
             "oof": m.get("oof_log_rmse"),

@@ -51,6 +51,9 @@ def train_predict_runs(data_dir: Path, competition: str, model: str, extra: list
     rows = json.loads(run_ok(["runs", competition, "--format", "json"]))
     mine = [r for r in rows if r["run_id"] == run_id]
     assert mine and mine[0]["status"] == "FINISHED" and mine[0]["oof"] is not None
+    # key params: the split's, then those of each family trained, and no other family's
+    sections = {"linear" if f in ("ridge", "lasso", "elasticnet") else f for f in model.split(",")}
+    assert {k.split(".")[0] for k in mine[0]["params"]} == {"run", *sections}
     bundle = json.loads((Path("models") / competition / run_id / "bundle.json").read_text())
     assert abs(bundle["oof_log_rmse"] - mine[0]["oof"]) < 1e-9
     return {"run_id": run_id, "bundle": bundle, "output": out}

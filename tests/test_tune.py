@@ -211,6 +211,8 @@ def test_best_config_reproduces_and_study_continues(hp_data_dir: Path, tracked: 
     rows = [r for r in json.loads(listed.output) if r["kind"] == "tune" and r["study"]["name"] == "house-prices-lasso"]
     assert rows and rows[0]["oof"] == pytest.approx(best, abs=1e-5) and rows[0]["study"]["best_run_id"] == run_id
     assert set(rows[0]["params"]) == {"linear.lasso_alpha"}
+    best_row = next(r for r in json.loads(listed.output) if r["run_id"] == run_id)
+    assert set(best_row["params"]) == {"run.split", "run.folds", "run.seeds", "linear.lasso_alpha"}  # no MLP width
 
     code, out = _tune(hp_data_dir, "--model", "lasso", "--trials", "5", "--rescore-seeds", "0", "--no-keep-best")
     assert code == 0, out
