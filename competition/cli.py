@@ -537,10 +537,6 @@ def phase_summary(timings: dict[str, float]) -> str:
     return "seconds: " + " · ".join(f"{name} {sec:.1f}" for name, sec in phase_seconds(timings))
 
 
-def main() -> None:  # pragma: no cover
-    app()
-
-
 @app.command()
 def blend(
     competition: CompetitionArg,
@@ -801,4 +797,4 @@ def tune(
 
 
 if __name__ == "__main__":  # `python -m competition.cli ...`; keep last, after every command is registered
-    main()
+    app()

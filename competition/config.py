@@ -28,6 +28,11 @@ BLEND_METHODS = ("mean", "nnls", "ridge")
 """`run.blend` names: how `--model a,b` weights the families (`competition.blend.METHODS`)."""
 
 
+def split_families(model: str) -> list[str]:
+    """The family names in a `run.model` value ("mlp,lightgbm,lasso"), in order, blanks dropped."""
+    return [m.strip() for m in model.split(",") if m.strip()]
+
+
 @dataclass(frozen=True)
 class RunSection:
     model: str = "mlp"
@@ -61,7 +66,7 @@ class RunSection:
     @property
     def families(self) -> list[str]:
         """The family names in `model`, in order."""
-        return [m.strip() for m in self.model.split(",") if m.strip()]
+        return split_families(self.model)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from competition.config import split_families
 from competition.errors import CompError
 from competition.liveness import classify, lock_state
 from competition.paths import Workspace
@@ -31,8 +32,7 @@ FAMILY_KEY_PARAMS = {
 
 def key_params(model: str | None) -> tuple[str, ...]:
     """Setting names to show for a run whose `run.model` is `model` (e.g. "mlp,lightgbm,lasso")."""
-    families = [f.strip() for f in (model or "").split(",") if f.strip()]
-    return RUN_KEY_PARAMS + tuple(k for f in families for k in FAMILY_KEY_PARAMS.get(f, ()))
+    return RUN_KEY_PARAMS + tuple(k for f in split_families(model or "") for k in FAMILY_KEY_PARAMS.get(f, ()))
 
 
 def _short(value: str) -> str:

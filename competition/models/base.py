@@ -22,7 +22,7 @@ def take(x: np.ndarray, rows: np.ndarray | None, cols: np.ndarray) -> np.ndarray
     """`x[rows][:, cols]` (rows None: every row) without copying the chosen rows first. A run of
     consecutive columns is read as a slice: a fancy index on both axes (`np.ix_`) is about 2x
     slower (measured on 40,000 rows of a California fold matrix, 64 columns at a time)."""
-    if len(cols) and cols[-1] - cols[0] == len(cols) - 1 and np.all(np.diff(cols) == 1):
+    if len(cols) and np.all(np.diff(cols) == 1):
         cols = slice(int(cols[0]), int(cols[-1]) + 1)
         return x[:, cols] if rows is None else x[rows, cols]
     return x[:, cols] if rows is None else x[np.ix_(rows, cols)]

@@ -4,6 +4,7 @@ population, time left. Off when stderr is not a terminal; then one line per fini
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 from rich.console import Console
@@ -63,8 +64,6 @@ class LiveView:
         """A line that must be seen: printed above the live view (stderr), or a Python warning when
         the view is off (the Python API)."""
         if self.quiet:
-            import warnings
-
             warnings.warn(text, stacklevel=2)
         else:
             self.console.print(f"[yellow]{escape(text)}[/]", highlight=False)
