@@ -375,3 +375,66 @@ def test_population_pruning_stops_members_early(hp_data_dir: Path) -> None:
     kept, pruned = evaluate_population(ctx, [config, config], [_Trial(), PruneAt10()], report_every=5)
     assert pruned.pruned and np.isnan(pruned.oof_score) and [s for s, _ in pruned.intermediate] == [5, 10]
     assert not kept.pruned and [s for s, _ in kept.intermediate] == [5, 10, 15, 20, 25, 30, 35, 40]
+
+
+def test_the_latest_block_is_scored_as_a_submission_without_reading_its_prices(ca_data_dir: Path) -> None:
+    """A time-ordered study's held-out block is predicted as `comp train` predicts a test set (CV
+    and refit on the earlier rows): with the block's prices scrambled, the predictions are the same
+    bits. A plain holdout split early-stops on the block, so its predictions change (the check
+    has teeth)."""
+    import dataclasses
+
+    import polars as pl
+
+    from competition.config import build_config, parse_sets
+    from competition.data import load_competition
+    from competition.training import run_training
+    from competition.tune.rescore import latest_block, latest_block_log_predictions
+
+    from .conftest import FAST_SETS
+
+    spec = get_spec("california-house-prices")
+    data = load_competition(spec, ca_data_dir)
+    config = build_config(spec.config_defaults, parse_sets(FAST_SETS),
+                          {"run.model": "lightgbm", "run.seeds": 1, "run.threads": 1})
+    earlier, block = latest_block(data, 0.2)
+    ids = data.train[spec.time_order_column].to_numpy()
+    assert len(block) == 80 and ids[block].min() > ids[earlier].max()
+    factor = np.ones(data.train.height)
+    factor[block] = np.exp(np.random.default_rng(0).normal(2.0, 1.0, len(block)))  # dearer, and noisy
+    target = spec.target_column
+    scrambled = dataclasses.replace(data, train=data.train.with_columns(pl.col(target) * pl.Series(factor)))
+
+    pred = latest_block_log_predictions(data, config, 0.2, "cpu")
+    assert pred.shape == (len(block),) and np.isfinite(pred).all()
+    assert np.array_equal(pred, latest_block_log_predictions(scrambled, config, 0.2, "cpu"))
+
+    run = dataclasses.replace(config.run, split="holdout", holdout_share=0.2, refit_full="false")
+    holdout = dataclasses.replace(config, run=run)
+    seen, seen_scrambled = (run_training(d, holdout, "cpu").oof_log[block] for d in (data, scrambled))
+    assert not np.array_equal(seen, seen_scrambled)
+
+
+def test_a_time_ordered_study_rescores_on_the_latest_block(ca_data_dir: Path, tracked: Path) -> None:
+    """`comp tune` on a time-ordered competition holds the latest block out of the search and
+    reports both configurations' log-RMSE there, as `latest_block_log_predictions` makes them."""
+    from competition.config import build_config, parse_sets
+    from competition.data import load_competition
+    from competition.metrics import log_rmse_from_logs
+    from competition.tune.rescore import latest_block, latest_block_log_predictions
+
+    from .conftest import FAST_SETS
+
+    args = ["tune", "california-house-prices", "--data-dir", str(ca_data_dir), "--model", "ridge", "--trials", "2",
+            "--rescore-seeds", "1", "--no-keep-best", *sets_args("run.threads=1")]
+    result = runner.invoke(app, args)
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, out
+    shown = re.search(r"re-scored on the latest block held out of the search: best (\d\.\d+), default (\d\.\d+)", out)
+    assert shown, out
+    spec = get_spec("california-house-prices")
+    data = load_competition(spec, ca_data_dir)
+    default = build_config(spec.config_defaults, parse_sets([*FAST_SETS, "run.threads=1"]), {"run.model": "ridge"})
+    _, block = latest_block(data, default.run.holdout_share)
+    expected = log_rmse_from_logs(latest_block_log_predictions(data, default, 0.2, "cpu"), data.y_log[block])
+    assert float(shown.group(2)) == pytest.approx(expected, abs=1e-5)

@@ -30,6 +30,7 @@ from competition.signals import deferred_interrupts
 from competition.tune.context import TuneContext, build_context, settings_digest
 from competition.tune.evaluate import TimeUp, TrialOutcome, evaluate_by_fold, evaluate_population
 from competition.tune.live import LiveView
+from competition.tune.rescore import Rescore, rescore
 from competition.tune.space import SearchSpace, load_space
 from competition.tune.study import (
     BASELINE_ATTR,
@@ -61,25 +62,6 @@ class TuneOptions:
     """Retrain the best configuration through `comp train`'s path (bundle + MLflow run)."""
     report_every: int = 5
     """MLP: epochs between reports to the pruner."""
-
-
-@dataclass
-class Rescore:
-    """Best and default configurations scored on folds the search never chose on."""
-
-    kind: str
-    """'fold-seeds' (fresh shuffled folds) or 'latest-block' (time order: the block held out of the search)."""
-    seeds: list[int]
-    best: list[float]
-    default: list[float]
-
-    @property
-    def best_mean(self) -> float:
-        return sum(self.best) / len(self.best)
-
-    @property
-    def default_mean(self) -> float:
-        return sum(self.default) / len(self.default)
 
 
 @dataclass
@@ -548,38 +530,3 @@ def _finish(study: Any, ctx: TuneContext, space: SearchSpace, opts: TuneOptions,
     with study_plots(study) as plots_dir:
         if plots_dir is not None:
             logger.artifacts(study_run, plots_dir, "plots")
-
-
-def rescore(data: CompetitionData, best: RunConfig, default: RunConfig, ctx: TuneContext, n_seeds: int,
-            view: LiveView) -> Rescore:
-    """OOF log-RMSE of the best and the default configuration on folds the search did not choose on:
-    `n_seeds` fresh fold seeds for shuffled k-fold; for a time-ordered search, the latest block it
-    held out (trained on every earlier row)."""
-    from competition.training import run_training
-
-    scored: list[tuple[RunConfig, float]] = []
-
-    def score(cfg: RunConfig) -> float:
-        """OOF of `cfg`; a configuration already scored (the best trial is the baseline) is not retrained."""
-        for done, value in scored:
-            if done == cfg:
-                return value
-        value = float(run_training(data, cfg, ctx.device).oof_score)
-        scored.append((cfg, value))
-        return value
-
-    if ctx.base.run.exclude_latest > 0:
-        def latest(cfg: RunConfig) -> RunConfig:
-            run = replace(cfg.run, split="holdout", holdout_share=ctx.base.run.exclude_latest, exclude_latest=0.0,
-                          refit_full="false")
-            return replace(cfg, run=run)
-
-        view.status("re-scoring best and default on the held-out latest block")
-        return Rescore("latest-block", [0], [score(latest(best))], [score(latest(default))])
-    seeds = [ctx.base.run.seed + 1000 + 17 * i for i in range(n_seeds)]
-    out = Rescore("fold-seeds", seeds, [], [])
-    for s in seeds:
-        view.status(f"re-scoring best and default on fold seed {s}")
-        for cfg, into in ((best, out.best), (default, out.default)):
-            into.append(score(replace(cfg, run=replace(cfg.run, fold_seed=s, refit_full="false"))))
-    return out
