@@ -108,10 +108,11 @@ def trial_config(layers: list[dict[str, Any]], params: dict[str, Any], device: s
 
 def population_size(requested: int, device: str) -> int:
     """MLP trials per population: `requested`, or by device (0). On CUDA 64: the H200 measurement
-    in issue 12 trained 64 trials in 11-13x the time of one. On the CPU 1: on the 2-core machine a
-    population was slower per trial than the same trials one at a time (`bench.tune_speed`,
-    House Prices, 20 epochs, no pruning: K=2 0.88x, K=4 0.91x, K=8 0.75x), so a CPU study trains
-    one trial's members per call and prunes each trial against the finished ones."""
+    in issue 12 trained 64 trials in 11-13x the time of one. On the CPU 1: no 2-core host trained a
+    population faster per trial than the same trials one at a time (`bench.tune_speed`, House
+    Prices, 20 epochs, no pruning: K=8 0.75x on one host, 1.01-1.02x on another), so a CPU study
+    trains one trial's members per call, prunes each trial against the finished ones, and the
+    sampler sees every result before it draws the next trial."""
     if requested > 0:
         return requested
     return 64 if device == "cuda" else 1
