@@ -17,6 +17,7 @@ import numpy as np
 from competition.config import RunConfig
 from competition.data import CompetitionData
 from competition.tune.context import TuneContext
+from competition.tune.live import LiveView
 
 
 @dataclass
@@ -69,10 +70,10 @@ def latest_block_log_predictions(data: CompetitionData, config: RunConfig, share
 
 
 def rescore(data: CompetitionData, best: RunConfig, default: RunConfig, ctx: TuneContext, n_seeds: int,
-            view: Any) -> Rescore:
+            view: LiveView) -> Rescore:
     """OOF log-RMSE of the best and the default configuration on folds the search did not choose on:
     `n_seeds` fresh fold seeds for shuffled k-fold; for a time-ordered search, log-RMSE on the latest
-    block it held out (`latest_block_log_predictions`). `view` is the study's `LiveView`."""
+    block it held out (`latest_block_log_predictions`). `view` shows which is being scored."""
     from competition.metrics import log_rmse_from_logs
     from competition.training import run_training
 
