@@ -21,7 +21,10 @@ import pytest
 
 from competition.ui_server import stop_group
 
-COMP = [sys.executable, "-c", "from competition.cli import app; app()"]
+# Ctrl-C's default handling, as in a terminal: a test run started in the background (`pytest &` in a
+# script) passes on SIGINT ignored, and a worker that ignores it would never see the test's Ctrl-C.
+COMP = [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from competition.cli import app; app()"]
 FAST = ["--set", "run.folds=3", "--set", "run.seeds=2", "--set", "run.threads=1", "--rescore-seeds", "0",
         "--no-keep-best"]
 
