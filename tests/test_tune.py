@@ -167,8 +167,8 @@ def tracked(workspace: Path, mlflow_db: str, monkeypatch: pytest.MonkeyPatch) ->
     return workspace
 
 
-def _tune(data_dir: Path, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, ["tune", "house-prices", "--data-dir", str(data_dir), *args, *sets_args()])
+def _tune(data_dir: Path, *args: str, competition: str = "house-prices") -> tuple[int, str]:
+    result = runner.invoke(app, ["tune", competition, "--data-dir", str(data_dir), *args, *sets_args()])
     return result.exit_code, " ".join(result.output.split())  # rich wraps at the test console's width
 
 
@@ -425,16 +425,15 @@ def test_a_time_ordered_study_rescores_on_the_latest_block(ca_data_dir: Path, tr
 
     from .conftest import FAST_SETS
 
-    args = ["tune", "california-house-prices", "--data-dir", str(ca_data_dir), "--model", "ridge", "--trials", "2",
-            "--rescore-seeds", "1", "--no-keep-best", *sets_args("run.threads=1")]
-    result = runner.invoke(app, args)
-    out = " ".join(result.output.split())
-    assert result.exit_code == 0, out
+    code, out = _tune(ca_data_dir, "--model", "ridge", "--trials", "2", "--rescore-seeds", "1", "--no-keep-best",
+                      "--set", "run.threads=1", competition="california-house-prices")
+    assert code == 0, out
     shown = re.search(r"re-scored on the latest block held out of the search: best (\d\.\d+), default (\d\.\d+)", out)
     assert shown, out
     spec = get_spec("california-house-prices")
     data = load_competition(spec, ca_data_dir)
     default = build_config(spec.config_defaults, parse_sets([*FAST_SETS, "run.threads=1"]), {"run.model": "ridge"})
-    _, block = latest_block(data, default.run.holdout_share)
-    expected = log_rmse_from_logs(latest_block_log_predictions(data, default, 0.2, "cpu"), data.y_log[block])
+    share = default.run.holdout_share  # what the study held out (run.exclude_latest)
+    _, block = latest_block(data, share)
+    expected = log_rmse_from_logs(latest_block_log_predictions(data, default, share, "cpu"), data.y_log[block])
     assert float(shown.group(2)) == pytest.approx(expected, abs=1e-5)

@@ -9,8 +9,8 @@ scores both there, the way `comp train` makes a submission with that block as it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
@@ -79,12 +79,12 @@ def rescore(data: CompetitionData, best: RunConfig, default: RunConfig, ctx: Tun
 
     scored: list[tuple[RunConfig, float]] = []
 
-    def once(cfg: RunConfig, score: Any) -> float:
+    def once(cfg: RunConfig, score: Callable[[RunConfig], float]) -> float:
         """`score(cfg)`; a configuration already scored (the best trial is the baseline) is not retrained."""
         for done, value in scored:
             if done == cfg:
                 return value
-        value = float(score(cfg))
+        value = score(cfg)
         scored.append((cfg, value))
         return value
 
@@ -99,7 +99,7 @@ def rescore(data: CompetitionData, best: RunConfig, default: RunConfig, ctx: Tun
         return Rescore("latest-block", [0], [once(best, on_block)], [once(default, on_block)])
 
     def oof(cfg: RunConfig) -> float:
-        return run_training(data, cfg, ctx.device).oof_score
+        return float(run_training(data, cfg, ctx.device).oof_score)
 
     seeds = [ctx.base.run.seed + 1000 + 17 * i for i in range(n_seeds)]
     out = Rescore("fold-seeds", seeds, [], [])
